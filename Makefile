@@ -1,0 +1,39 @@
+# ferroftpd — build, run, test, install. `make help` lists the targets.
+CARGO   ?= cargo
+PREFIX  ?= /usr
+DESTDIR ?=
+BIN      = target/release/ferroftpd
+DEMO_ROOT ?= demo-root
+
+.PHONY: help build run test release install lint clean
+
+help:
+	@echo "make build | run | test | release | install [PREFIX= DESTDIR=] | lint | clean"
+
+build:
+	$(CARGO) build
+
+# Serve a demo directory anonymously (read-only) on 127.0.0.1:2121; no root needed.
+run: build
+	@mkdir -p $(DEMO_ROOT)/pub
+	@[ -f $(DEMO_ROOT)/README.txt ] || printf 'Welcome to ferroftpd.\r\nThis is the demo root.\r\n' > $(DEMO_ROOT)/README.txt
+	@[ -f $(DEMO_ROOT)/pub/hello.txt ] || echo 'hello from ferroftpd' > $(DEMO_ROOT)/pub/hello.txt
+	./target/debug/ferroftpd -f -l 127.0.0.1 -p 2121 -A -r $(DEMO_ROOT)
+
+test:
+	$(CARGO) build
+	$(CARGO) test
+
+release:
+	$(CARGO) build --release
+
+install: release
+	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/ferroftpd
+
+lint:
+	$(CARGO) fmt --check
+	$(CARGO) clippy --all-targets -- -D warnings
+
+clean:
+	$(CARGO) clean
+	rm -rf $(DEMO_ROOT)

@@ -1,0 +1,1 @@
+//! (placeholder: data_channel)

@@ -1,0 +1,3 @@
+//! The `ferroftpd` binary: parse the command line, load the config, run.
+
+fn main() {}
