@@ -20,5 +20,6 @@ pub mod listing;
 pub mod reply;
 pub mod session;
 pub mod startup;
+pub mod timefmt;
 pub mod transfer;
 pub mod vpath;
