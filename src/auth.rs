@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 /// A password as received from the client: never printed, zeroed when dropped.
+#[derive(Clone, PartialEq, Eq)]
 pub struct Password(Vec<u8>);
 
 impl Password {

@@ -22,6 +22,13 @@ fn main() -> ExitCode {
             println!("ferroftpd: configuration OK");
             ExitCode::SUCCESS
         }
+        CliAction::CheckFailed(problems) => {
+            eprint!("{problems}");
+            if !problems.ends_with('\n') {
+                eprintln!();
+            }
+            ExitCode::FAILURE
+        }
         CliAction::Run(config) => {
             init_logging(config.verbose);
             match ferroftpd::startup::run(config) {
