@@ -22,6 +22,8 @@ pub enum FtpError {
     CantOpenData,
     /// EPRT/EPSV named a network protocol we do not support (RFC 2428).
     UnsupportedProtocol,
+    /// PORT/EPRT named a third host or a privileged port (bounce protection, RFC 2577).
+    IllegalDataAddress,
     /// No such file or directory (also symlink loops and names outside the jail).
     NotFound,
     /// The account, the file mode or the read-only mount forbids it.
@@ -65,6 +67,7 @@ impl FtpError {
                 ReplyCode::ExtendedProtocolNotSupported,
                 "Network protocol not supported, use (1,2)",
             ),
+            IllegalDataAddress => (ReplyCode::SyntaxError, "Illegal PORT command."),
             NotFound => (ReplyCode::FileUnavailable, "No such file or directory."),
             PermissionDenied => (ReplyCode::FileUnavailable, "Permission denied."),
             NotAFile => (ReplyCode::FileUnavailable, "Not a regular file."),
@@ -167,5 +170,6 @@ mod tests {
         assert_eq!(FtpError::UnsupportedProtocol.to_reply().code as u16, 522);
         assert_eq!(FtpError::NotLoggedIn.to_reply().code as u16, 530);
         assert_eq!(FtpError::CantOpenData.to_reply().code as u16, 425);
+        assert_eq!(FtpError::IllegalDataAddress.to_reply().code as u16, 500);
     }
 }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod command;
 pub mod commands;
 pub mod config;
+pub mod context;
 pub mod control;
 pub mod data_channel;
 pub mod data_pool;
