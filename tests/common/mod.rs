@@ -1051,7 +1051,7 @@ pub fn listing_lines(raw: &[u8]) -> Vec<Vec<u8>> {
         "listing does not end with CRLF: {:?}",
         lossy(raw)
     );
-    raw[..raw.len() - 2]
+    raw[..raw.len() - 1]
         .split(|&b| b == b'\n')
         .map(|l| {
             let l = l.strip_suffix(b"\r").unwrap_or_else(|| {
