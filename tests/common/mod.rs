@@ -363,13 +363,28 @@ impl Server {
         self.logs.0.lock().unwrap().lines.join("\n")
     }
 
+    /// Number of log lines so far: a mark for `wait_for_log_after`.
+    pub fn log_mark(&self) -> usize {
+        self.logs.0.lock().unwrap().lines.len()
+    }
+
     /// Waits (bounded) until a log line satisfies `pred`.
     pub fn wait_for_log(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        self.wait_for_log_after(0, timeout, pred)
+    }
+
+    /// Waits (bounded) until a log line after `mark` satisfies `pred`.
+    pub fn wait_for_log_after(
+        &self,
+        mark: usize,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.logs;
         let mut st = m.lock().unwrap();
         loop {
-            if st.lines.iter().any(|l| pred(l)) {
+            if st.lines.iter().skip(mark).any(|l| pred(l)) {
                 return true;
             }
             let now = Instant::now();
