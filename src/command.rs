@@ -382,7 +382,11 @@ mod tests {
         parse(line).unwrap_or_else(|e| panic!("{:?} failed: {e:?}", String::from_utf8_lossy(line)))
     }
     fn code(line: &[u8]) -> u16 {
-        parse(line).expect_err("should fail").to_reply().code.number()
+        parse(line)
+            .expect_err("should fail")
+            .to_reply()
+            .code
+            .number()
     }
 
     #[test]
@@ -399,13 +403,27 @@ mod tests {
     #[test]
     fn arguments_keep_spaces_and_raw_bytes() {
         assert_eq!(ok(b"RETR a b  c "), Command::Retr(b"a b  c ".to_vec()));
-        assert_eq!(ok(b"STOR \xff\xfe.bin"), Command::Stor(b"\xff\xfe.bin".to_vec()));
+        assert_eq!(
+            ok(b"STOR \xff\xfe.bin"),
+            Command::Stor(b"\xff\xfe.bin".to_vec())
+        );
         assert_eq!(ok(b"CWD  lead"), Command::Cwd(b" lead".to_vec()));
     }
 
     #[test]
     fn missing_arguments_are_501() {
-        for l in [&b"RETR"[..], b"STOR", b"CWD", b"CWD ", b"MKD", b"DELE", b"RNFR", b"TYPE", b"REST", b"USER"] {
+        for l in [
+            &b"RETR"[..],
+            b"STOR",
+            b"CWD",
+            b"CWD ",
+            b"MKD",
+            b"DELE",
+            b"RNFR",
+            b"TYPE",
+            b"REST",
+            b"USER",
+        ] {
             assert_eq!(code(l), 501, "{:?}", String::from_utf8_lossy(l));
         }
     }
@@ -515,8 +533,14 @@ mod tests {
             Command::Site(SiteCommand::Chmod(0o755, b"a b".to_vec()))
         );
         assert_eq!(code(b"SITE CHMOD 9 a"), 501);
-        assert_eq!(ok(b"SITE UMASK 027"), Command::Site(SiteCommand::Umask(Some(0o027))));
-        assert_eq!(ok(b"SITE IDLE 60"), Command::Site(SiteCommand::Idle(Some(60))));
+        assert_eq!(
+            ok(b"SITE UMASK 027"),
+            Command::Site(SiteCommand::Umask(Some(0o027)))
+        );
+        assert_eq!(
+            ok(b"SITE IDLE 60"),
+            Command::Site(SiteCommand::Idle(Some(60)))
+        );
         assert_eq!(
             ok(b"SITE FOO"),
             Command::Site(SiteCommand::Unknown(b"FOO".to_vec()))

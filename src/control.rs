@@ -71,7 +71,12 @@ impl Control {
     }
 
     fn greeting(&self) -> Reply {
-        let text = self.ctx.config.banner.as_deref().unwrap_or("ferroftpd ready.");
+        let text = self
+            .ctx
+            .config
+            .banner
+            .as_deref()
+            .unwrap_or("ferroftpd ready.");
         let lines: Vec<Vec<u8>> = text.split("\\n").map(|l| l.as_bytes().to_vec()).collect();
         Reply::multi(ReplyCode::ServiceReady, lines)
     }
@@ -104,11 +109,19 @@ impl Control {
         match self.reader.next_line() {
             Ok(LineEvent::Line(line)) => Some(line),
             Ok(LineEvent::TooLong) => {
-                self.send(&Reply::new(ReplyCode::SyntaxError, "Command line too long."));
+                self.send(&Reply::new(
+                    ReplyCode::SyntaxError,
+                    "Command line too long.",
+                ));
                 None
             }
             Ok(LineEvent::Eof) => None,
-            Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => {
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                ) =>
+            {
                 log::info!("{}: timeout, closing", self.session.peer);
                 self.send(&Reply::new(
                     ReplyCode::ServiceNotAvailable,
@@ -147,8 +160,16 @@ impl Control {
         };
         let (job, handle) =
             TransferJob::new(payload, setup, policy).map_err(|_| FtpError::LocalError)?;
-        if self.ctx.pool.submit(job, self.ctx.config.pool_wait).is_err() {
-            log::warn!("{}: all data threads busy, refusing transfer", self.session.peer);
+        if self
+            .ctx
+            .pool
+            .submit(job, self.ctx.config.pool_wait)
+            .is_err()
+        {
+            log::warn!(
+                "{}: all data threads busy, refusing transfer",
+                self.session.peer
+            );
             return Err(FtpError::CantOpenData);
         }
         self.send(&opening);

@@ -53,7 +53,10 @@ impl FtpError {
     pub fn to_reply(self) -> Reply {
         use FtpError::*;
         let (code, text): (ReplyCode, &str) = match self {
-            SyntaxError => (ReplyCode::SyntaxError, "Syntax error, command unrecognized."),
+            SyntaxError => (
+                ReplyCode::SyntaxError,
+                "Syntax error, command unrecognized.",
+            ),
             BadArgument(text) => (ReplyCode::ParameterSyntaxError, text),
             NotImplemented => (ReplyCode::CommandNotImplemented, "Command not implemented."),
             ParameterNotImplemented => (
@@ -166,7 +169,10 @@ mod tests {
         assert_eq!(FtpError::BadArgument("x").to_reply().code as u16, 501);
         assert_eq!(FtpError::NotImplemented.to_reply().code as u16, 502);
         assert_eq!(FtpError::BadSequence("x").to_reply().code as u16, 503);
-        assert_eq!(FtpError::ParameterNotImplemented.to_reply().code as u16, 504);
+        assert_eq!(
+            FtpError::ParameterNotImplemented.to_reply().code as u16,
+            504
+        );
         assert_eq!(FtpError::UnsupportedProtocol.to_reply().code as u16, 522);
         assert_eq!(FtpError::NotLoggedIn.to_reply().code as u16, 530);
         assert_eq!(FtpError::CantOpenData.to_reply().code as u16, 425);

@@ -113,8 +113,7 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
                 let _slot = slot;
                 log::debug!("{peer}: connected");
                 // A bug in one session closes that connection only; the daemon lives on.
-                if catch_unwind(AssertUnwindSafe(|| crate::control::serve(stream, ctx))).is_err()
-                {
+                if catch_unwind(AssertUnwindSafe(|| crate::control::serve(stream, ctx))).is_err() {
                     log::error!("{peer}: session panicked; connection closed");
                 }
             });

@@ -342,7 +342,8 @@ fn receive(
         } else {
             &input[..n]
         };
-        file.write_all(data).map_err(|e| CopyError::Local(e.into()))?;
+        file.write_all(data)
+            .map_err(|e| CopyError::Local(e.into()))?;
     }
     file.write_all(crlf.finish())
         .map_err(|e| CopyError::Local(e.into()))?;

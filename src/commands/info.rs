@@ -55,13 +55,25 @@ pub fn help(arg: Option<&[u8]>) -> Result<Reply, FtpError> {
 
 /// The extensions FEAT advertises: exactly what is implemented.
 pub fn feature_lines() -> Vec<&'static str> {
-    vec!["EPRT", "EPSV", "MDTM", "PASV", "REST STREAM", "SIZE", "UTF8"]
+    vec![
+        "EPRT",
+        "EPSV",
+        "MDTM",
+        "PASV",
+        "REST STREAM",
+        "SIZE",
+        "UTF8",
+    ]
 }
 
 /// FEAT (RFC 2389 §3.2): each feature line starts with one space.
 pub fn feat() -> Result<Reply, FtpError> {
     let mut lines = vec![b"Features:".to_vec()];
-    lines.extend(feature_lines().into_iter().map(|f| format!(" {f}").into_bytes()));
+    lines.extend(
+        feature_lines()
+            .into_iter()
+            .map(|f| format!(" {f}").into_bytes()),
+    );
     lines.push(b"End".to_vec());
     Ok(Reply::multi(ReplyCode::SystemStatus, lines))
 }
@@ -75,9 +87,7 @@ pub fn opts(arg: &[u8]) -> Result<Reply, FtpError> {
         (Some("UTF8"), Some("ON") | None) => {
             Ok(Reply::new(ReplyCode::CommandOk, "Always in UTF8 mode."))
         }
-        (Some("UTF8"), Some("OFF")) => {
-            Ok(Reply::new(ReplyCode::CommandOk, "UTF8 mode stays on."))
-        }
+        (Some("UTF8"), Some("OFF")) => Ok(Reply::new(ReplyCode::CommandOk, "UTF8 mode stays on.")),
         _ => Err(FtpError::BadArgument("Option not understood.")),
     }
 }
@@ -98,7 +108,11 @@ pub fn stat(ctl: &mut Control) -> Result<Reply, FtpError> {
         format!("     Connected to {}", s.peer.ip()).into_bytes(),
         format!("     Logged in as {user}").into_bytes(),
         format!("     TYPE: {ty}, STRUcture: File, MODE: Stream").into_bytes(),
-        format!("     Session timeout in seconds is {}", s.idle_timeout.as_secs()).into_bytes(),
+        format!(
+            "     Session timeout in seconds is {}",
+            s.idle_timeout.as_secs()
+        )
+        .into_bytes(),
         format!(
             "     {} bytes in {} files transferred",
             s.stats.bytes_down + s.stats.bytes_up,
@@ -188,9 +202,8 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
                 format!("Timeout set to {secs} seconds."),
             ))
         }
-        SiteCommand::Chmod(..) | SiteCommand::Unknown(_) => Ok(Reply::new(
-            ReplyCode::SyntaxError,
-            "Unknown SITE command.",
-        )),
+        SiteCommand::Chmod(..) | SiteCommand::Unknown(_) => {
+            Ok(Reply::new(ReplyCode::SyntaxError, "Unknown SITE command."))
+        }
     }
 }

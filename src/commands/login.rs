@@ -50,7 +50,9 @@ pub fn pass(ctl: &mut Control, pass: Password) -> Result<Reply, FtpError> {
         (Some(account), Some(Ok(jail))) => {
             if account.anonymous {
                 // The e-mail address anonymous users give is logged, as FTP sites always have.
-                let email = String::from_utf8_lossy(pass.expose()).escape_debug().to_string();
+                let email = String::from_utf8_lossy(pass.expose())
+                    .escape_debug()
+                    .to_string();
                 log::info!("{peer}: anonymous login (password: {email})");
             } else {
                 log::info!("{peer}: login as {shown_name}");

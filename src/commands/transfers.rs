@@ -44,7 +44,9 @@ pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
 
 fn refuse_after_epsv_all(ctl: &Control) -> Result<(), FtpError> {
     if ctl.session.epsv_all {
-        return Err(FtpError::BadSequence("Only EPSV is allowed after EPSV ALL."));
+        return Err(FtpError::BadSequence(
+            "Only EPSV is allowed after EPSV ALL.",
+        ));
     }
     Ok(())
 }
@@ -210,7 +212,9 @@ pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
     let base: Vec<u8> = match hint {
         Some(h) => {
             let p = ctl.session.path(h)?;
-            p.file_name().map(<[u8]>::to_vec).unwrap_or_else(|| b"ftp".to_vec())
+            p.file_name()
+                .map(<[u8]>::to_vec)
+                .unwrap_or_else(|| b"ftp".to_vec())
         }
         None => b"ftp".to_vec(),
     };
@@ -263,7 +267,11 @@ fn receive_into(
 }
 
 fn log_transfer(ctl: &Control, what: &str, path: &VirtualPath, outcome: TransferOutcome) {
-    let user = ctl.session.account().map(|a| a.name.as_str()).unwrap_or("-");
+    let user = ctl
+        .session
+        .account()
+        .map(|a| a.name.as_str())
+        .unwrap_or("-");
     log::info!(
         "{}: {user} {what} {} {:?}",
         ctl.session.peer,
@@ -286,7 +294,9 @@ fn build_listing(ctl: &Control, arg: Option<&[u8]>, long: bool) -> Result<Vec<u8
         None => (&b""[..], &target[..]),
     };
     if listing::has_glob(last) {
-        let dir = ctl.session.path(if dir_part.is_empty() { b"." } else { dir_part })?;
+        let dir = ctl
+            .session
+            .path(if dir_part.is_empty() { b"." } else { dir_part })?;
         for entry in jail.list_dir(&dir, max)? {
             let hidden = entry.name.starts_with(b".") && !last.starts_with(b".");
             if hidden || !listing::glob_match(last, &entry.name) {
