@@ -4,7 +4,7 @@
 use crate::command::{self, Command};
 use crate::commands;
 use crate::context::ServerContext;
-use crate::data_channel::DataPolicy;
+use crate::data_channel::{DataPolicy, DataSetup};
 use crate::error::FtpError;
 use crate::line_reader::{LineEvent, LineReader};
 use crate::reply::{Reply, ReplyCode};
@@ -147,17 +147,28 @@ impl Control {
     }
 
     /// Run a transfer on the data pool: 150 first, then wait while answering ABOR/STAT/NOOP.
-    /// Returns the final reply; `Ok` outcomes are also reported to `on_complete`.
+    /// Returns the final reply and the outcome.
     pub fn run_transfer(
         &mut self,
         payload: Payload,
         opening: Reply,
     ) -> Result<(Reply, TransferOutcome), FtpError> {
         let setup = self.session.data.take().ok_or(FtpError::CantOpenData)?;
+        self.run_job(payload, Some(setup), Some(opening))
+    }
+
+    /// Run any pool job (transfer, or checksum without data connection and without 150).
+    pub fn run_job(
+        &mut self,
+        payload: Payload,
+        setup: Option<DataSetup>,
+        opening: Option<Reply>,
+    ) -> Result<(Reply, TransferOutcome), FtpError> {
         let policy = DataPolicy {
             allow_fxp: self.ctx.config.allow_fxp,
             timeout: self.ctx.config.data_timeout,
         };
+        let is_transfer = setup.is_some();
         let (job, handle) =
             TransferJob::new(payload, setup, policy).map_err(|_| FtpError::LocalError)?;
         if self
@@ -172,15 +183,19 @@ impl Control {
             );
             return Err(FtpError::CantOpenData);
         }
-        self.send(&opening);
+        if let Some(opening) = opening {
+            self.send(&opening);
+        }
         let (outcome, aborted_by_client) = self.wait_transfer(&handle);
-        self.session.stats.transfers += 1;
+        if is_transfer {
+            self.session.stats.transfers += 1;
+        }
         let moved = match outcome {
             TransferOutcome::Complete(n)
             | TransferOutcome::Aborted(n)
             | TransferOutcome::ConnectionLost(n)
             | TransferOutcome::LocalError(_, n) => n,
-            TransferOutcome::CantOpen => 0,
+            TransferOutcome::CantOpen | TransferOutcome::Hashed(..) => 0,
         };
         self.session.stats.data_bytes += moved;
         let reply = outcome_reply(outcome);
@@ -306,6 +321,7 @@ pub fn outcome_reply(outcome: TransferOutcome) -> Reply {
         ),
         TransferOutcome::CantOpen => FtpError::CantOpenData.to_reply(),
         TransferOutcome::LocalError(e, _) => e.to_reply(),
+        TransferOutcome::Hashed(crc, _) => Reply::new(ReplyCode::FileStatus, format!("{crc:08x}")),
     }
 }
 

@@ -122,3 +122,19 @@ pub fn quit(ctl: &mut Control) -> Result<Reply, FtpError> {
         ],
     ))
 }
+
+/// HOST name (RFC 7151): accepted before USER; every name maps to the one site.
+pub fn host(ctl: &mut Control, name: Vec<u8>) -> Result<Reply, FtpError> {
+    match ctl.session.login {
+        LoginState::Greeted => {}
+        // RFC 7151 §3: HOST after USER or after login is a sequence error.
+        _ => return Err(FtpError::BadSequence("HOST must come before USER.")),
+    }
+    log::info!(
+        "{}: HOST {}",
+        ctl.session.peer,
+        String::from_utf8_lossy(&name).escape_debug()
+    );
+    ctl.session.host = Some(name);
+    Ok(Reply::new(ReplyCode::ServiceReady, "Host accepted."))
+}

@@ -92,8 +92,8 @@ pub fn pasv(ctl: &mut Control) -> Result<Reply, FtpError> {
         None => ctl.session.local.ip().to_canonical(),
     };
     let IpAddr::V4(v4) = shown else {
-        // RFC 2428 §4: PASV cannot describe an IPv6 address; the client should use EPSV.
-        return Err(FtpError::UnsupportedProtocol);
+        // RFC 2428 §1: PASV is replaced by EPSV; its reply cannot describe an IPv6 address.
+        return Err(FtpError::PasvOnIpv6);
     };
     let port = open_listener(ctl)?;
     let o = v4.octets();
