@@ -234,7 +234,7 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
         )),
         SiteCommand::Idle(Some(secs)) => {
             // Bounded by the configured maximum: a client may shorten, never extend past it.
-            let max = ctl.ctx.config.idle_timeout.as_secs();
+            let max = ctl.settings.config.idle_timeout.as_secs();
             if !(30..=max.max(30)).contains(&secs) {
                 return Err(FtpError::BadArgument(
                     "SITE IDLE: value out of range (30 to the configured idle_timeout).",
