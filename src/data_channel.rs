@@ -121,12 +121,11 @@ impl DataSetup {
             DataSetup::Passive { listener, peer } => {
                 accept_from(&listener, peer, policy.allow_fxp, deadline, abort)?
             }
-            DataSetup::Active { target, local_ip } => {
-                connect_to(target, local_ip, deadline).map_err(|e| {
+            DataSetup::Active { target, local_ip } => connect_to(target, local_ip, deadline)
+                .map_err(|e| {
                     log::info!("active data connection to {target} failed: {e}");
                     OpenFailure::Failed
-                })?
-            }
+                })?,
         };
         if abort.load(Ordering::SeqCst) {
             return Err(OpenFailure::Aborted);
@@ -146,7 +145,9 @@ fn accept_from(
     abort: &AtomicBool,
 ) -> Result<TcpStream, OpenFailure> {
     use nix::poll::{poll, PollFd, PollFlags};
-    listener.set_nonblocking(true).map_err(|_| OpenFailure::Failed)?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|_| OpenFailure::Failed)?;
     // Bounded: at most one pass per 200 ms slice until the deadline.
     loop {
         if abort.load(Ordering::SeqCst) {
@@ -173,7 +174,9 @@ fn accept_from(
                     log::warn!("refused passive data connection from {from} (expected {peer})");
                     continue;
                 }
-                stream.set_nonblocking(false).map_err(|_| OpenFailure::Failed)?;
+                stream
+                    .set_nonblocking(false)
+                    .map_err(|_| OpenFailure::Failed)?;
                 return Ok(stream);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
@@ -184,7 +187,11 @@ fn accept_from(
 }
 
 fn connect_to(target: SocketAddr, local_ip: IpAddr, deadline: Instant) -> io::Result<TcpStream> {
-    let socket = Socket::new(Domain::for_address(target), Type::STREAM, Some(Protocol::TCP))?;
+    let socket = Socket::new(
+        Domain::for_address(target),
+        Type::STREAM,
+        Some(Protocol::TCP),
+    )?;
     // Source address = the control connection's local address, so the client sees the data
     // connection come from the server it talks to (matters on multi-homed devices).
     let local = match (local_ip.to_canonical(), target.ip()) {
@@ -255,7 +262,10 @@ mod tests {
             allow_fxp: false,
             timeout: Duration::from_millis(300),
         };
-        assert_eq!(setup.connect(policy, &abort).err(), Some(OpenFailure::Failed));
+        assert_eq!(
+            setup.connect(policy, &abort).err(),
+            Some(OpenFailure::Failed)
+        );
     }
 
     #[test]
@@ -268,6 +278,9 @@ mod tests {
             timeout: Duration::from_secs(30),
         };
         let abort = AtomicBool::new(true);
-        assert_eq!(setup.connect(policy, &abort).err(), Some(OpenFailure::Aborted));
+        assert_eq!(
+            setup.connect(policy, &abort).err(),
+            Some(OpenFailure::Aborted)
+        );
     }
 }

@@ -13,6 +13,10 @@ use std::time::{Duration, Instant};
 /// Stack of a data worker: transfers are flat loops, the buffer lives on the heap.
 const WORKER_STACK: usize = 128 * 1024;
 
+/// Every worker stayed busy for the whole wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolBusy;
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<TransferJob>,
@@ -56,21 +60,21 @@ impl DataPool {
         self.size
     }
 
-    /// Hand `job` to an idle worker, waiting at most `wait`; gives the job back on timeout.
-    pub fn submit(&self, job: TransferJob, wait: Duration) -> Result<(), TransferJob> {
+    /// Hand `job` to an idle worker, waiting at most `wait`; on timeout the job is dropped.
+    pub fn submit(&self, job: TransferJob, wait: Duration) -> Result<(), PoolBusy> {
         let deadline = Instant::now() + wait;
         let Ok(mut state) = self.shared.state.lock() else {
-            return Err(job);
+            return Err(PoolBusy);
         };
         // Bounded: each wake-up either finds a free worker or moves toward the deadline.
         while state.idle <= state.queue.len() {
             let now = Instant::now();
             if now >= deadline {
-                return Err(job);
+                return Err(PoolBusy);
             }
             match self.shared.worker_idle.wait_timeout(state, deadline - now) {
                 Ok((s, _)) => state = s,
-                Err(_) => return Err(job),
+                Err(_) => return Err(PoolBusy),
             }
         }
         state.queue.push_back(job);
@@ -120,7 +124,13 @@ mod tests {
     use std::io::Read;
     use std::net::TcpStream;
 
-    fn listing_job(bytes: &[u8]) -> (TransferJob, crate::transfer::TransferHandle, std::net::SocketAddr) {
+    fn listing_job(
+        bytes: &[u8],
+    ) -> (
+        TransferJob,
+        crate::transfer::TransferHandle,
+        std::net::SocketAddr,
+    ) {
         let ip = "127.0.0.1".parse().unwrap();
         let listener = open_passive(ip, None).unwrap();
         let addr = listener.local_addr().unwrap();
@@ -129,7 +139,8 @@ mod tests {
             allow_fxp: false,
             timeout: Duration::from_secs(10),
         };
-        let (job, handle) = TransferJob::new(Payload::SendBytes(bytes.to_vec()), setup, policy).unwrap();
+        let (job, handle) =
+            TransferJob::new(Payload::SendBytes(bytes.to_vec()), Some(setup), policy).unwrap();
         (job, handle, addr)
     }
 
@@ -147,7 +158,7 @@ mod tests {
     }
 
     #[test]
-    fn full_pool_gives_the_job_back() {
+    fn full_pool_refuses_after_the_wait() {
         let pool = DataPool::start(1).unwrap();
         let (job1, _h1, _a1) = listing_job(b"x");
         pool.submit(job1, Duration::from_secs(5)).unwrap();

@@ -1,11 +1,12 @@
-//! `Jail`: the only code that touches the filesystem, confined below one root fd with chroot semantics.
+//! `Jail`: the only code that opens, stats, lists, renames and removes files, with chroot semantics.
 //!
 //! Every path is resolved by hand, one component at a time, from an open root directory:
 //! each step is `openat(dir, name, O_PATH | O_NOFOLLOW | O_DIRECTORY)`, symlinks are read with
 //! `readlinkat` and spliced in front of the remaining names (an absolute target restarts at the
 //! root, `..` pops a stack of directory fds and never leaves the root, at most 40 links), and the
 //! final operation is an `*at` call on the last directory fd. Nothing here depends on
-//! `openat2`/`statx` (Linux >= 3.10 is enough) or on the process cwd, umask or `/proc`.
+//! `openat2`/`statx` (Linux >= 3.10 is enough) or on the process cwd or umask; `/proc` is used
+//! (through the libc) only as a last resort to chmod a file we cannot open.
 
 use crate::error::FtpError;
 use crate::file_info::{DirEntry, FileInfo, FileKind};

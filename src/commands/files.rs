@@ -8,7 +8,9 @@ use crate::reply::{Reply, ReplyCode};
 pub fn mkd(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     ctl.session.require_write()?;
     let path = ctl.session.path(arg)?;
-    ctl.session.jail()?.make_dir(&path, ctl.session.dir_mode())?;
+    ctl.session
+        .jail()?
+        .make_dir(&path, ctl.session.dir_mode())?;
     Ok(Reply::quoted_path(
         ReplyCode::PathCreated,
         path.as_bytes(),
