@@ -43,7 +43,11 @@ impl Out {
             "{}: exit {:?}{}\n--- stdout\n{}\n--- stderr\n{}",
             self.what,
             self.code,
-            if self.timed_out { " (killed: timeout)" } else { "" },
+            if self.timed_out {
+                " (killed: timeout)"
+            } else {
+                ""
+            },
             lossy(&self.stdout),
             lossy(&self.stderr)
         )
@@ -62,9 +66,13 @@ impl Out {
 /// Runs `cmd` with optional stdin bytes; kills it after `timeout`.
 fn run(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> Out {
     let what = format!("{cmd:?}");
-    cmd.stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+    cmd.stdin(if stdin.is_some() {
+        Stdio::piped()
+    } else {
+        Stdio::null()
+    })
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
     if let Some(input) = stdin {
         let mut w = child.stdin.take().unwrap();
@@ -198,9 +206,11 @@ impl Fx {
     /// Asserts that since `mark` the server saw one of `verbs` (e.g. a client really used
     /// active mode rather than falling back to passive).
     fn assert_used(&self, mark: usize, what: &str, verbs: &[&str]) {
-        let seen = self.srv.wait_for_log_after(mark, Duration::from_secs(5), |l| {
-            verbs.iter().any(|v| l.contains(&format!("> {v}")))
-        });
+        let seen = self
+            .srv
+            .wait_for_log_after(mark, Duration::from_secs(5), |l| {
+                verbs.iter().any(|v| l.contains(&format!("> {v}")))
+            });
         assert!(seen, "{what}: the server never saw {verbs:?}");
     }
 
@@ -280,12 +290,17 @@ fn curl_download_every_mode_and_ascii() {
         let mark = fx.mark();
         run(c, None, T).assert_ok();
         fx.assert_used(mark, &format!("curl {name}"), &[verb]);
-        assert_same(&format!("curl {name}"), &fx.read_local(&format!("bin.{name}")), &fx.bin);
+        assert_same(
+            &format!("curl {name}"),
+            &fx.read_local(&format!("bin.{name}")),
+            &fx.bin,
+        );
     }
     // ASCII: curl turns the CRLF of the wire back into LF (its line-end conversion in ASCII
     // mode); the exact wire bytes are checked in `python_ftplib_...` and tests/transfers.rs.
     let mut c = curl().unwrap();
-    c.args(["--use-ascii", "-o", &fx.ls("t1")]).arg(fx.url("text.txt"));
+    c.args(["--use-ascii", "-o", &fx.ls("t1")])
+        .arg(fx.url("text.txt"));
     run(c, None, T).assert_ok();
     assert_same("curl --use-ascii", &fx.read_local("t1"), TEXT);
     let mut c = curl().unwrap();
@@ -308,26 +323,41 @@ fn curl_upload_binary_and_ascii() {
     let up = pattern(300_001, 3);
     fs::write(fx.l("up.bin"), &up).unwrap();
     fs::write(fx.l("up.txt"), TEXT).unwrap();
-    for (name, args) in [("epsv", vec![]), ("port", vec!["-P", "127.0.0.1", "--disable-eprt"])] {
+    for (name, args) in [
+        ("epsv", vec![]),
+        ("port", vec!["-P", "127.0.0.1", "--disable-eprt"]),
+    ] {
         let mut c = curl().unwrap();
         c.args(&args)
             .args(["-T", &fx.ls("up.bin")])
             .arg(fx.url(&format!("up_{name}.bin")));
         run(c, None, T).assert_ok();
-        assert_same(&format!("curl -T {name}"), &fx.read_remote(&format!("up_{name}.bin")), &up);
+        assert_same(
+            &format!("curl -T {name}"),
+            &fx.read_remote(&format!("up_{name}.bin")),
+            &up,
+        );
     }
     let mut c = curl().unwrap();
     c.args(["--ftp-create-dirs", "-T", &fx.ls("up.bin")])
         .arg(fx.url("new/dir/deep.bin"));
     run(c, None, T).assert_ok();
-    assert_same("curl --ftp-create-dirs", &fx.read_remote("new/dir/deep.bin"), &up);
+    assert_same(
+        "curl --ftp-create-dirs",
+        &fx.read_remote("new/dir/deep.bin"),
+        &up,
+    );
     // ASCII upload: curl sends LF as CRLF in ASCII mode; the server must store LF again.
     let mut c = curl().unwrap();
-    c.args(["--use-ascii", "-T", &fx.ls("up.txt")]).arg(fx.url("up.txt"));
+    c.args(["--use-ascii", "-T", &fx.ls("up.txt")])
+        .arg(fx.url("up.txt"));
     run(c, None, T).assert_ok();
     assert_same("curl --use-ascii -T", &fx.read_remote("up.txt"), TEXT);
     let mode = fs::metadata(fx.root().join("up.txt")).unwrap();
-    assert_eq!(std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777, 0o644);
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode.permissions()) & 0o777,
+        0o644
+    );
     // Anonymous uploads are refused and leave nothing behind.
     let mut c = curl().unwrap();
     c.args(["-T", &fx.ls("up.bin")])
@@ -344,14 +374,16 @@ fn curl_resume_both_ways() {
     // Download: the local file has the first part.
     fs::write(fx.l("part"), &fx.bin[..400_000]).unwrap();
     let mut c = curl().unwrap();
-    c.args(["-C", "-", "-o", &fx.ls("part")]).arg(fx.url("bin.dat"));
+    c.args(["-C", "-", "-o", &fx.ls("part")])
+        .arg(fx.url("bin.dat"));
     run(c, None, T).assert_ok();
     assert_same("curl -C - download", &fx.read_local("part"), &fx.bin);
     // Upload: the server has the first part.
     fs::write(fx.root().join("rup.bin"), &fx.bin[..123_456]).unwrap();
     fs::write(fx.l("full"), &fx.bin).unwrap();
     let mut c = curl().unwrap();
-    c.args(["-C", "-", "-T", &fx.ls("full")]).arg(fx.url("rup.bin"));
+    c.args(["-C", "-", "-T", &fx.ls("full")])
+        .arg(fx.url("rup.bin"));
     run(c, None, T).assert_ok();
     assert_same("curl -C - upload", &fx.read_remote("rup.bin"), &fx.bin);
     // Explicit offset, active mode.
@@ -385,8 +417,14 @@ fn curl_quote_commands_and_listings() {
     let names = lossy(&fx.read_local("nlst"));
     let mut names: Vec<&str> = names.lines().collect();
     names.sort();
-    assert!(names.contains(&"bin.dat") && names.contains(&"made"), "{names:?}");
-    assert!(!names.iter().any(|n| n.contains(' ')), "NLST gives bare names: {names:?}");
+    assert!(
+        names.contains(&"bin.dat") && names.contains(&"made"),
+        "{names:?}"
+    );
+    assert!(
+        !names.iter().any(|n| n.contains(' ')),
+        "NLST gives bare names: {names:?}"
+    );
     // A post-transfer quote runs after the listing.
     let mut c = curl().unwrap();
     c.args(["-o", &fx.ls("list"), "-Q", "-DELE /made/new.txt"])
@@ -395,10 +433,15 @@ fn curl_quote_commands_and_listings() {
     assert!(!fx.root().join("made/new.txt").exists());
     let list = lossy(&fx.read_local("list"));
     assert!(list.contains("a.txt") && list.contains("sub"), "{list}");
-    assert!(list.lines().any(|l| l.starts_with('d') && l.ends_with(" sub")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with('d') && l.ends_with(" sub")),
+        "{list}"
+    );
     // A failing quote command makes curl fail.
     let mut c = curl().unwrap();
-    c.args(["-o", &fx.ls("x"), "-Q", "DELE nosuch"]).arg(fx.url(""));
+    c.args(["-o", &fx.ls("x"), "-Q", "DELE nosuch"])
+        .arg(fx.url(""));
     assert!(!run(c, None, T).ok(), "DELE of a missing file must fail");
 }
 
@@ -431,18 +474,34 @@ fn curl_traversal_and_symlink_escapes() {
                 !got.contains(SECRET) && !got.contains("root:x:0:0"),
                 "curl {method} {p} read outside the root: {got}"
             );
-            assert!(!o.ok(), "curl {method} {p}: expected failure, {}", o.describe());
+            assert!(
+                !o.ok(),
+                "curl {method} {p}: expected failure, {}",
+                o.describe()
+            );
         }
-        for p in ["../outside/evil.txt", "to_outside/evil.txt", "rel_outside/evil.txt"] {
+        for p in [
+            "../outside/evil.txt",
+            "to_outside/evil.txt",
+            "rel_outside/evil.txt",
+        ] {
             fs::write(fx.l("evil"), b"evil").unwrap();
             let mut c = curl().unwrap();
             c.args(["--path-as-is", "--ftp-method", method, "-T", &fx.ls("evil")])
                 .arg(fx.url(p));
             let o = run(c, None, T);
-            assert!(!o.ok(), "curl -T {method} {p}: expected failure, {}", o.describe());
+            assert!(
+                !o.ok(),
+                "curl -T {method} {p}: expected failure, {}",
+                o.describe()
+            );
         }
     }
-    assert_eq!(before, snapshot(&fx.srv.outside()), "outside the root changed");
+    assert_eq!(
+        before,
+        snapshot(&fx.srv.outside()),
+        "outside the root changed"
+    );
 }
 
 // ----- wget --------------------------------------------------------------------------------
@@ -472,23 +531,32 @@ fn wget_passive_active_resume_and_recursive() {
     fs::create_dir(fx.l("resume")).unwrap();
     fs::write(fx.l("resume/bin.dat"), &fx.bin[..500_000]).unwrap();
     let mut c = wget().unwrap();
-    c.args(["-c", "-P", &fx.ls("resume")]).arg(fx.url("bin.dat"));
+    c.args(["-c", "-P", &fx.ls("resume")])
+        .arg(fx.url("bin.dat"));
     run(c, None, T).assert_ok();
     assert_same("wget -c", &fx.read_local("resume/bin.dat"), &fx.bin);
     // Recursive: wget parses our LIST (ls -l) output.
     let mut c = wget().unwrap();
-    c.args(["-r", "-nH", "-P", &fx.ls("mirror")]).arg(fx.url("pub/"));
+    c.args(["-r", "-nH", "-P", &fx.ls("mirror")])
+        .arg(fx.url("pub/"));
     run(c, None, T).assert_ok();
     assert_eq!(fx.read_local("mirror/pub/a.txt"), b"file a\n");
     assert_eq!(fx.read_local("mirror/pub/b.bin"), pattern(70_000, 2));
     assert_eq!(fx.read_local("mirror/pub/sub/c.txt"), b"file c\n");
     // Escapes.
-    for p in ["../outside/secret.txt", "to_outside/secret.txt", "escape/etc/passwd"] {
+    for p in [
+        "../outside/secret.txt",
+        "to_outside/secret.txt",
+        "escape/etc/passwd",
+    ] {
         let mut c = wget().unwrap();
         c.args(["-O", &fx.ls("stolen")]).arg(fx.url(p));
         let o = run(c, None, T);
         let got = lossy(&fs::read(fx.l("stolen")).unwrap_or_default());
-        assert!(!got.contains(SECRET) && !got.contains("root:x:0:0"), "wget {p}: {got}");
+        assert!(
+            !got.contains(SECRET) && !got.contains("root:x:0:0"),
+            "wget {p}: {got}"
+        );
         assert!(!o.ok(), "wget {p} should fail: {}", o.describe());
     }
 }
@@ -551,12 +619,32 @@ fn lftp_transfers_resume_and_file_ops_in_both_modes() {
         } else {
             fx.assert_used(mark, "lftp active", &["PORT", "EPRT"]);
         }
-        assert_same(&format!("lftp get {m}"), &fx.read_local(&format!("dl_{m}")), &fx.bin);
-        assert_same(&format!("lftp get -c {m}"), &fx.read_local(&format!("part_{m}")), &fx.bin);
-        assert_same(&format!("lftp put -c {m}"), &fx.read_remote(&format!("rput_{m}")), &up);
+        assert_same(
+            &format!("lftp get {m}"),
+            &fx.read_local(&format!("dl_{m}")),
+            &fx.bin,
+        );
+        assert_same(
+            &format!("lftp get -c {m}"),
+            &fx.read_local(&format!("part_{m}")),
+            &fx.bin,
+        );
+        assert_same(
+            &format!("lftp put -c {m}"),
+            &fx.read_remote(&format!("rput_{m}")),
+            &up,
+        );
         // lftp converts LF to CRLF on the wire in ASCII mode; the server stores LF again.
-        assert_same(&format!("lftp put -a {m}"), &fx.read_remote(&format!("up_{m}.txt")), TEXT);
-        assert_same(&format!("lftp get -a {m}"), &fx.read_local(&format!("txt_{m}")), TEXT);
+        assert_same(
+            &format!("lftp put -a {m}"),
+            &fx.read_remote(&format!("up_{m}.txt")),
+            TEXT,
+        );
+        assert_same(
+            &format!("lftp get -a {m}"),
+            &fx.read_local(&format!("txt_{m}")),
+            TEXT,
+        );
         let listing = lossy(&fx.read_local(&format!("listing_{m}")));
         assert!(listing.trim().ends_with("moved.bin"), "lftp cls: {listing}");
         assert!(!fx.root().join(format!("dir_{m}")).exists(), "rmdir");
@@ -606,10 +694,16 @@ fn lftp_mirror_both_ways_and_escapes() {
     let o = lftp(&fx, true, &script);
     assert!(!o.timed_out, "{}", o.describe());
     let out = o.all_output();
-    assert!(!out.contains(SECRET) && !out.contains("root:x:0:0"), "{out}");
+    assert!(
+        !out.contains(SECRET) && !out.contains("root:x:0:0"),
+        "{out}"
+    );
     for f in ["s1", "s2", "s3"] {
         let got = lossy(&fs::read(fx.l(f)).unwrap_or_default());
-        assert!(!got.contains(SECRET) && !got.contains("root:x:0:0"), "{f}: {got}");
+        assert!(
+            !got.contains(SECRET) && !got.contains("root:x:0:0"),
+            "{f}: {got}"
+        );
     }
     // The mirror of `../` is a mirror of the root: it must hold nothing from outside.
     let m = snapshot(&fx.l("escmirror"));
@@ -617,7 +711,11 @@ fn lftp_mirror_both_ways_and_escapes() {
         !m.keys().any(|p| p.to_string_lossy().contains("secret")),
         "mirror of ../ reached outside: {m:?}"
     );
-    assert_eq!(before, snapshot(&fx.srv.outside()), "outside the root changed");
+    assert_eq!(
+        before,
+        snapshot(&fx.srv.outside()),
+        "outside the root changed"
+    );
 }
 
 // ----- BusyBox -----------------------------------------------------------------------------
@@ -629,7 +727,9 @@ fn busybox_ftpget_ftpput() {
     let Some(_) = busybox("ftpput") else { return };
     let creds = ["-u", ALICE.name, "-p", ALICE.password, "-P"];
     let mut c = busybox("ftpget").unwrap();
-    c.args(creds).arg(fx.port()).args(["127.0.0.1", &fx.ls("get.dat"), "bin.dat"]);
+    c.args(creds)
+        .arg(fx.port())
+        .args(["127.0.0.1", &fx.ls("get.dat"), "bin.dat"]);
     let mark = fx.mark();
     run(c, None, T).assert_ok();
     fx.assert_used(mark, "busybox ftpget", &["EPSV"]);
@@ -637,30 +737,50 @@ fn busybox_ftpget_ftpput() {
     // Continue a partial download.
     fs::write(fx.l("cont.dat"), &fx.bin[..77_777]).unwrap();
     let mut c = busybox("ftpget").unwrap();
-    c.arg("-c").args(creds).arg(fx.port()).args(["127.0.0.1", &fx.ls("cont.dat"), "bin.dat"]);
+    c.arg("-c")
+        .args(creds)
+        .arg(fx.port())
+        .args(["127.0.0.1", &fx.ls("cont.dat"), "bin.dat"]);
     run(c, None, T).assert_ok();
     assert_same("ftpget -c", &fx.read_local("cont.dat"), &fx.bin);
     // Upload.
     let up = pattern(333_333, 6);
     fs::write(fx.l("up.bin"), &up).unwrap();
     let mut c = busybox("ftpput").unwrap();
-    c.args(creds).arg(fx.port()).args(["127.0.0.1", "pub/put.bin", &fx.ls("up.bin")]);
+    c.args(creds)
+        .arg(fx.port())
+        .args(["127.0.0.1", "pub/put.bin", &fx.ls("up.bin")]);
     run(c, None, T).assert_ok();
     assert_same("ftpput", &fx.read_remote("pub/put.bin"), &up);
     // Escapes.
     let before = snapshot(&fx.srv.outside());
-    for p in ["../outside/secret.txt", "to_outside/secret.txt", "/../../etc/passwd"] {
+    for p in [
+        "../outside/secret.txt",
+        "to_outside/secret.txt",
+        "/../../etc/passwd",
+    ] {
         let mut c = busybox("ftpget").unwrap();
-        c.args(creds).arg(fx.port()).args(["127.0.0.1", &fx.ls("stolen"), p]);
+        c.args(creds)
+            .arg(fx.port())
+            .args(["127.0.0.1", &fx.ls("stolen"), p]);
         let o = run(c, None, T);
         let got = lossy(&fs::read(fx.l("stolen")).unwrap_or_default());
-        assert!(!got.contains(SECRET) && !got.contains("root:x:0:0"), "ftpget {p}: {got}");
+        assert!(
+            !got.contains(SECRET) && !got.contains("root:x:0:0"),
+            "ftpget {p}: {got}"
+        );
         assert!(!o.ok(), "ftpget {p} should fail: {}", o.describe());
     }
     let mut c = busybox("ftpput").unwrap();
-    c.args(creds).arg(fx.port()).args(["127.0.0.1", "../outside/evil", &fx.ls("up.bin")]);
+    c.args(creds)
+        .arg(fx.port())
+        .args(["127.0.0.1", "../outside/evil", &fx.ls("up.bin")]);
     let o = run(c, None, T);
-    assert!(!o.ok(), "ftpput ../outside/evil should fail: {}", o.describe());
+    assert!(
+        !o.ok(),
+        "ftpput ../outside/evil should fail: {}",
+        o.describe()
+    );
     assert_eq!(before, snapshot(&fx.srv.outside()));
 }
 
@@ -668,7 +788,14 @@ fn busybox_ftpget_ftpput() {
 
 fn python(fx: &Fx, script: &str, args: &[&str], timeout: Duration) -> Option<Out> {
     let mut c = tool("python3")?;
-    c.args(["-c", script, "127.0.0.1", &fx.port(), ALICE.name, ALICE.password]);
+    c.args([
+        "-c",
+        script,
+        "127.0.0.1",
+        &fx.port(),
+        ALICE.name,
+        ALICE.password,
+    ]);
     c.args(args);
     Some(run(c, None, timeout))
 }
@@ -747,16 +874,38 @@ fn python_ftplib_passive_active_ascii_rest_and_ops() {
     fs::write(fx.l("up.txt"), TEXT).unwrap();
     for mode in ["pasv", "active"] {
         let mark = fx.mark();
-        let Some(o) = python(&fx, PY_OPS, &[mode, &fx.ls("")], T) else { return };
+        let Some(o) = python(&fx, PY_OPS, &[mode, &fx.ls("")], T) else {
+            return;
+        };
         o.assert_ok();
         let verb = if mode == "pasv" { "PASV" } else { "PORT" };
         fx.assert_used(mark, &format!("ftplib {mode}"), &[verb]);
         assert!(lossy(&o.stdout).contains("OK"), "{}", o.describe());
-        assert_same(&format!("ftplib {mode} RETR"), &fx.read_local(&format!("bin.{mode}")), &fx.bin);
-        assert_same(&format!("ftplib {mode} ASCII wire"), &fx.read_local(&format!("wire.{mode}")), TEXT_CRLF);
-        assert_same(&format!("ftplib {mode} storlines"), &fx.read_remote(&format!("up_{mode}.txt")), TEXT);
-        assert_same(&format!("ftplib {mode} rest RETR"), &fx.read_local(&format!("rest.{mode}")), &fx.bin[1000..]);
-        assert_same(&format!("ftplib {mode} rest STOR"), &fx.read_remote(&format!("resumed_{mode}")), &up);
+        assert_same(
+            &format!("ftplib {mode} RETR"),
+            &fx.read_local(&format!("bin.{mode}")),
+            &fx.bin,
+        );
+        assert_same(
+            &format!("ftplib {mode} ASCII wire"),
+            &fx.read_local(&format!("wire.{mode}")),
+            TEXT_CRLF,
+        );
+        assert_same(
+            &format!("ftplib {mode} storlines"),
+            &fx.read_remote(&format!("up_{mode}.txt")),
+            TEXT,
+        );
+        assert_same(
+            &format!("ftplib {mode} rest RETR"),
+            &fx.read_local(&format!("rest.{mode}")),
+            &fx.bin[1000..],
+        );
+        assert_same(
+            &format!("ftplib {mode} rest STOR"),
+            &fx.read_remote(&format!("resumed_{mode}")),
+            &up,
+        );
     }
 }
 
@@ -788,10 +937,15 @@ print("OK")
 fn python_ftplib_abort() {
     let fx = Fx::new();
     write_pattern_file(&fx.root().join("big.dat"), 48 << 20, 8);
-    let Some(o) = python(&fx, PY_ABORT, &[], T) else { return };
+    let Some(o) = python(&fx, PY_ABORT, &[], T) else {
+        return;
+    };
     o.assert_ok();
     let out = lossy(&o.stdout);
-    assert!(out.contains("abort: 426"), "ABOR during a transfer must give 426 first:\n{out}");
+    assert!(
+        out.contains("abort: 426"),
+        "ABOR during a transfer must give 426 first:\n{out}"
+    );
     assert!(out.contains("then: 226"), "then 226:\n{out}");
     assert!(out.contains("noop: 200"), "{out}");
 }
@@ -837,10 +991,15 @@ print("OK")
 fn python_ftplib_escape_attempts() {
     let fx = Fx::new();
     let before = snapshot(&fx.srv.outside());
-    let Some(o) = python(&fx, PY_ESCAPE, &[], T) else { return };
+    let Some(o) = python(&fx, PY_ESCAPE, &[], T) else {
+        return;
+    };
     o.assert_ok();
     let out = lossy(&o.stdout);
-    assert!(!out.contains(SECRET) && !out.contains("root:x:0:0"), "{out}");
+    assert!(
+        !out.contains(SECRET) && !out.contains("root:x:0:0"),
+        "{out}"
+    );
     assert!(!out.contains("READ"), "a traversal RETR succeeded:\n{out}");
     assert_eq!(before, snapshot(&fx.srv.outside()));
 }
@@ -879,10 +1038,26 @@ fn tnftp_get_put_passive_active_ascii() {
             fx.assert_used(mark, "tnftp passive off", &["PORT", "EPRT"]);
         }
         let ctx = o.describe();
-        assert_same(&format!("tnftp get {passive}: {ctx}"), &fx.read_local(&format!("tn_{passive}.dat")), &fx.bin);
-        assert_same(&format!("tnftp put {passive}"), &fx.read_remote(&format!("tndir_{passive}/x.bin")), &up);
-        assert_same(&format!("tnftp ascii get {passive}"), &fx.read_local(&format!("tn_{passive}.txt")), TEXT);
-        assert_same(&format!("tnftp ascii put {passive}"), &fx.read_remote(&format!("tn_{passive}.txt")), TEXT);
+        assert_same(
+            &format!("tnftp get {passive}: {ctx}"),
+            &fx.read_local(&format!("tn_{passive}.dat")),
+            &fx.bin,
+        );
+        assert_same(
+            &format!("tnftp put {passive}"),
+            &fx.read_remote(&format!("tndir_{passive}/x.bin")),
+            &up,
+        );
+        assert_same(
+            &format!("tnftp ascii get {passive}"),
+            &fx.read_local(&format!("tn_{passive}.txt")),
+            TEXT,
+        );
+        assert_same(
+            &format!("tnftp ascii put {passive}"),
+            &fx.read_remote(&format!("tn_{passive}.txt")),
+            TEXT,
+        );
     }
     // Auto-fetch URL form.
     let mut c = Command::new("tnftp");
@@ -911,7 +1086,9 @@ ftp.quit()
 #[test]
 fn twenty_clients_at_once() {
     let fx = Fx::new();
-    if !have("curl", find_program("curl").is_some()) || !have("python3", find_program("python3").is_some()) {
+    if !have("curl", find_program("curl").is_some())
+        || !have("python3", find_program("python3").is_some())
+    {
         return;
     }
     let shared = pattern(512 * 1024, 10);
@@ -930,7 +1107,8 @@ fn twenty_clients_at_once() {
             if active {
                 c.args(["-P", "127.0.0.1"]);
             }
-            c.args(["-o", &fx.ls(&format!("curl_dl_{i}"))]).arg(fx.url("shared.bin"));
+            c.args(["-o", &fx.ls(&format!("curl_dl_{i}"))])
+                .arg(fx.url("shared.bin"));
             c
         };
         let up_cmd = {
@@ -951,19 +1129,44 @@ fn twenty_clients_at_once() {
             run(up_cmd, None, Duration::from_secs(150))
         }));
         let mut p = Command::new("python3");
-        p.args(["-c", PY_ONE, "127.0.0.1", &fx.port(), ALICE.name, ALICE.password])
-            .arg(i.to_string())
-            .arg(fx.ls(""));
-        children.push(thread::spawn(move || run(p, None, Duration::from_secs(150))));
+        p.args([
+            "-c",
+            PY_ONE,
+            "127.0.0.1",
+            &fx.port(),
+            ALICE.name,
+            ALICE.password,
+        ])
+        .arg(i.to_string())
+        .arg(fx.ls(""));
+        children.push(thread::spawn(move || {
+            run(p, None, Duration::from_secs(150))
+        }));
     }
     for h in children {
         h.join().unwrap().assert_ok();
     }
     for i in 0..10u64 {
-        assert_same(&format!("curl dl {i}"), &fx.read_local(&format!("curl_dl_{i}")), &shared);
-        assert_same(&format!("py dl {i}"), &fx.read_local(&format!("py_dl_{i}")), &shared);
-        assert_same(&format!("curl up {i}"), &fx.read_remote(&format!("curl_up_{i}")), &pattern(256 * 1024, 100 + i));
-        assert_same(&format!("py up {i}"), &fx.read_remote(&format!("py_up_{i}")), &pattern(256 * 1024, 200 + i));
+        assert_same(
+            &format!("curl dl {i}"),
+            &fx.read_local(&format!("curl_dl_{i}")),
+            &shared,
+        );
+        assert_same(
+            &format!("py dl {i}"),
+            &fx.read_local(&format!("py_dl_{i}")),
+            &shared,
+        );
+        assert_same(
+            &format!("curl up {i}"),
+            &fx.read_remote(&format!("curl_up_{i}")),
+            &pattern(256 * 1024, 100 + i),
+        );
+        assert_same(
+            &format!("py up {i}"),
+            &fx.read_remote(&format!("py_up_{i}")),
+            &pattern(256 * 1024, 200 + i),
+        );
     }
 }
 
@@ -978,10 +1181,26 @@ fn file_of_100_mib_through_curl_by_crc32() {
     c.args(["-sS", "--max-time", "280", "-T", &fx.ls("big.src")])
         .arg(fx.url("big.bin"));
     run(c, None, long).assert_ok();
-    assert_eq!(crc_file(&fx.root().join("big.bin")), (crc, len), "CRC32 on the server");
+    assert_eq!(
+        crc_file(&fx.root().join("big.bin")),
+        (crc, len),
+        "CRC32 on the server"
+    );
     let mut c = Command::new("curl");
-    c.args(["-sS", "--max-time", "280", "-P", "127.0.0.1", "-o", &fx.ls("big.dl")])
-        .arg(fx.url("big.bin"));
+    c.args([
+        "-sS",
+        "--max-time",
+        "280",
+        "-P",
+        "127.0.0.1",
+        "-o",
+        &fx.ls("big.dl"),
+    ])
+    .arg(fx.url("big.bin"));
     run(c, None, long).assert_ok();
-    assert_eq!(crc_file(&fx.l("big.dl")), (crc, len), "CRC32 downloaded (active mode)");
+    assert_eq!(
+        crc_file(&fx.l("big.dl")),
+        (crc, len),
+        "CRC32 downloaded (active mode)"
+    );
 }

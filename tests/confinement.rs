@@ -65,12 +65,22 @@ fn jail(b: ServerBuilder) -> Server {
 /// Fails if `bytes` (a reply or data) shows anything from outside the root.
 fn assert_no_leak(srv: &Server, what: &str, bytes: &[u8], check_real_path: bool) {
     let text = lossy(bytes);
-    for marker in [SECRET, OUTSIDE_NAME, "root:x:0:0", "$6$alicesalt", "daemon:x:", "os error"] {
+    for marker in [
+        SECRET,
+        OUTSIDE_NAME,
+        "root:x:0:0",
+        "$6$alicesalt",
+        "daemon:x:",
+        "os error",
+    ] {
         assert!(!text.contains(marker), "{what}: leaked {marker:?}:\n{text}");
     }
     if check_real_path {
         let base = srv.base().to_str().unwrap();
-        assert!(!text.contains(base), "{what}: reply shows a real path:\n{text}");
+        assert!(
+            !text.contains(base),
+            "{what}: reply shows a real path:\n{text}"
+        );
     }
 }
 
@@ -191,7 +201,14 @@ fn cwd_and_listings_never_leave_the_root() {
         assert_eq!(code, 550, "CWD {p}: {text}");
     }
     for link in [
-        "to_slash", "to_etc", "up1", "up2", "to_outside", "rel_outside", "secret_link", "up2/up1",
+        "to_slash",
+        "to_etc",
+        "up1",
+        "up2",
+        "to_outside",
+        "rel_outside",
+        "secret_link",
+        "up2/up1",
     ] {
         c.expect("CWD /", 250);
         let (code, text) = simple(&srv, &mut c, &format!("CWD {link}"));
@@ -210,8 +227,20 @@ fn cwd_and_listings_never_leave_the_root() {
     }
     c.expect("CWD /", 250);
     for p in [
-        "..", "../..", "/..", "../outside", "to_outside", "to_outside/", "rel_outside", "up1",
-        "up2", "up2/..", "to_slash", "to_etc", "to_slash/..", "secret_link",
+        "..",
+        "../..",
+        "/..",
+        "../outside",
+        "to_outside",
+        "to_outside/",
+        "rel_outside",
+        "up1",
+        "up2",
+        "up2/..",
+        "to_slash",
+        "to_etc",
+        "to_slash/..",
+        "secret_link",
     ] {
         let _ = try_in(&srv, &mut c, &format!("LIST -a {p}"));
         let _ = try_in(&srv, &mut c, &format!("NLST {p}"));
@@ -225,7 +254,10 @@ fn cwd_and_listings_never_leave_the_root() {
     match try_in(&srv, &mut c, "NLST ..") {
         Outcome::Data(d) => {
             let names = lossy(&d);
-            assert!(names.contains("pub"), "NLST .. at / lists the root: {names}");
+            assert!(
+                names.contains("pub"),
+                "NLST .. at / lists the root: {names}"
+            );
         }
         Outcome::Refused(code, text) => panic!("NLST .. at the root: {code} {text}"),
     }
@@ -235,7 +267,14 @@ fn cwd_and_listings_never_leave_the_root() {
 fn symlink_loops_fail_fast() {
     let srv = jail(Server::builder());
     let mut c = srv.anon();
-    for p in ["loop_a", "loop_b", "self_loop", "deep", "loop_a/x", "deep/deep/deep"] {
+    for p in [
+        "loop_a",
+        "loop_b",
+        "self_loop",
+        "deep",
+        "loop_a/x",
+        "deep/deep/deep",
+    ] {
         let t = Instant::now();
         retr_confined(&srv, &mut c, p, &[]);
         let (code, text) = simple(&srv, &mut c, &format!("CWD {p}"));
@@ -246,7 +285,11 @@ fn symlink_loops_fail_fast() {
             // A listing of the link itself (ls -l shows the link) is fine; nothing else.
             assert!(listing_lines(&d).len() <= 1, "LIST {p}: {}", lossy(&d));
         }
-        assert!(t.elapsed() < Duration::from_secs(15), "{p}: took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "{p}: took {:?}",
+            t.elapsed()
+        );
     }
     // The directory holding the loops lists fine.
     let raw = c.list("-a");
@@ -339,7 +382,12 @@ fn writes_never_change_anything_outside() {
             let _ = simple(&srv, &mut c, "RNTO stolen.txt");
         }
     }
-    for d in ["to_outside/subdir", "rel_outside/subdir", "../outside/subdir", "up2/outside/subdir"] {
+    for d in [
+        "to_outside/subdir",
+        "rel_outside/subdir",
+        "../outside/subdir",
+        "up2/outside/subdir",
+    ] {
         let _ = simple(&srv, &mut c, &format!("RMD {d}"));
         let _ = simple(&srv, &mut c, &format!("MKD {d}/newdir"));
     }
@@ -370,7 +418,11 @@ fn writes_never_change_anything_outside() {
         }
     }
     assert!(escaped.is_empty(), "writes escaped the root to {escaped:?}");
-    assert_eq!(before, snapshot(&srv.outside()), "something outside the root changed");
+    assert_eq!(
+        before,
+        snapshot(&srv.outside()),
+        "something outside the root changed"
+    );
     assert!(
         !srv.base().join("stolen.txt").exists() && !srv.base().join("moved.txt").exists(),
         "a rename escaped the root"
@@ -383,7 +435,11 @@ fn user_is_confined_to_home() {
     let root_before = snapshot(&srv.root());
     let mut c = srv.login(CAROL);
     let r = c.cmd_raw(b"PWD");
-    assert_eq!(parse_257(&r.lines[0]).unwrap(), b"/", "the home is the session's /");
+    assert_eq!(
+        parse_257(&r.lines[0]).unwrap(),
+        b"/",
+        "the home is the session's /"
+    );
     assert_eq!(c.retr("mine.txt"), b"carol's");
     c.expect("CWD ..", 250);
     assert_eq!(parse_257(&c.cmd_raw(b"PWD").lines[0]).unwrap(), b"/");
@@ -410,7 +466,12 @@ fn user_is_confined_to_home() {
             );
         }
     }
-    for t in ["../../pub/evil", "esc/pub/evil", "../../evil", "abs/../evil"] {
+    for t in [
+        "../../pub/evil",
+        "esc/pub/evil",
+        "../../evil",
+        "abs/../evil",
+    ] {
         let data = c.pasv();
         let r = c.cmd_raw(format!("STOR {t}").as_bytes());
         if r.code == 150 {
@@ -433,5 +494,9 @@ fn user_is_confined_to_home() {
             .map(|(p, v)| (p.clone(), *v))
             .collect()
     };
-    assert_eq!(outside_home(&root_before), outside_home(&after), "carol changed the root");
+    assert_eq!(
+        outside_home(&root_before),
+        outside_home(&after),
+        "carol changed the root"
+    );
 }

@@ -510,7 +510,12 @@ pub enum DataMode {
     Eprt,
 }
 
-pub const ALL_MODES: [DataMode; 4] = [DataMode::Pasv, DataMode::Epsv, DataMode::Port, DataMode::Eprt];
+pub const ALL_MODES: [DataMode; 4] = [
+    DataMode::Pasv,
+    DataMode::Epsv,
+    DataMode::Port,
+    DataMode::Eprt,
+];
 
 /// A prepared data connection: connected (passive) or waiting for the server (active).
 pub enum DataConn {
@@ -649,7 +654,10 @@ impl FtpClient {
     /// Sends a command and asserts the reply code; returns the text.
     pub fn expect(&mut self, line: &str, code: u16) -> String {
         let (got, text) = self.cmd(line);
-        assert_eq!(got, code, "command {line:?}: expected {code}, got reply:\n{text}");
+        assert_eq!(
+            got, code,
+            "command {line:?}: expected {code}, got reply:\n{text}"
+        );
         text
     }
 
@@ -699,14 +707,24 @@ impl FtpClient {
 
     fn read_line(&mut self) -> io::Result<Vec<u8>> {
         let mut buf = Vec::new();
-        let n = self.reader.by_ref().take(MAX_LINE).read_until(b'\n', &mut buf)?;
+        let n = self
+            .reader
+            .by_ref()
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut buf)?;
         if n == 0 {
-            return Err(io::Error::new(ErrorKind::UnexpectedEof, "connection closed"));
+            return Err(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
         }
         if buf.last() != Some(&b'\n') {
             return Err(io::Error::new(
                 ErrorKind::InvalidData,
-                format!("reply line not terminated (or over {MAX_LINE} bytes): {:?}", lossy(&buf)),
+                format!(
+                    "reply line not terminated (or over {MAX_LINE} bytes): {:?}",
+                    lossy(&buf)
+                ),
             ));
         }
         Ok(buf)
@@ -724,7 +742,10 @@ impl FtpClient {
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(seen),
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(seen),
                 Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
-                    return Err(format!("still open after {timeout:?}; replies {:?}", texts(&seen)))
+                    return Err(format!(
+                        "still open after {timeout:?}; replies {:?}",
+                        texts(&seen)
+                    ))
                 }
                 Err(e) => return Err(format!("{e}; replies {:?}", texts(&seen))),
             }
@@ -744,10 +765,7 @@ impl FtpClient {
         let mut b = [0u8; 1];
         let r = self.writer.peek(&mut b);
         self.writer.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        match r {
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => true,
-            _ => false,
-        }
+        matches!(r, Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut)
     }
 
     /// USER + PASS, asserting 331 then 230.
@@ -819,7 +837,12 @@ impl FtpClient {
             .unwrap_or_else(|e| panic!("{:?}: reading data: {e}", lossy(cmd)));
         drop(s);
         let (code, text) = self.read_reply();
-        assert_eq!(code, 226, "{:?}: after data, expected 226, got:\n{text}", lossy(cmd));
+        assert_eq!(
+            code,
+            226,
+            "{:?}: after data, expected 226, got:\n{text}",
+            lossy(cmd)
+        );
         buf
     }
 
@@ -832,7 +855,12 @@ impl FtpClient {
         let _ = s.shutdown(Shutdown::Write);
         drop(s);
         let (code, text) = self.read_reply();
-        assert_eq!(code, 226, "{:?}: after data, expected 226, got:\n{text}", lossy(cmd));
+        assert_eq!(
+            code,
+            226,
+            "{:?}: after data, expected 226, got:\n{text}",
+            lossy(cmd)
+        );
         pre
     }
 
@@ -898,7 +926,10 @@ pub fn parse_227(text: &str) -> Option<SocketAddr> {
         return None;
     }
     let ip = Ipv4Addr::new(n[0], n[1], n[2], n[3]);
-    Some(SocketAddr::from((ip, u16::from(n[4]) << 8 | u16::from(n[5]))))
+    Some(SocketAddr::from((
+        ip,
+        u16::from(n[4]) << 8 | u16::from(n[5]),
+    )))
 }
 
 /// `229 Entering Extended Passive Mode (|||port|)` -> port.
@@ -1029,7 +1060,12 @@ pub fn snapshot(dir: &Path) -> Snapshot {
                 stack.push(p.clone());
                 ('d', md.mode(), 0, 0)
             } else if ft.is_file() {
-                ('f', md.mode(), md.len(), crc32fast::hash(&fs::read(&p).unwrap()))
+                (
+                    'f',
+                    md.mode(),
+                    md.len(),
+                    crc32fast::hash(&fs::read(&p).unwrap()),
+                )
             } else if ft.is_fifo() {
                 ('p', md.mode(), 0, 0)
             } else {
@@ -1070,7 +1106,11 @@ pub fn listing_lines(raw: &[u8]) -> Vec<Vec<u8>> {
         .split(|&b| b == b'\n')
         .map(|l| {
             let l = l.strip_suffix(b"\r").unwrap_or_else(|| {
-                panic!("listing line without CRLF: {:?} in {:?}", lossy(l), lossy(raw))
+                panic!(
+                    "listing line without CRLF: {:?} in {:?}",
+                    lossy(l),
+                    lossy(raw)
+                )
             });
             l.to_vec()
         })
