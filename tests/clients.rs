@@ -63,10 +63,24 @@ impl Out {
     }
 }
 
+/// Feeds a child's stdin from a thread.
+type Feeder = Box<dyn FnOnce(std::process::ChildStdin) + Send>;
+
 /// Runs `cmd` with optional stdin bytes; kills it after `timeout`.
-fn run(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> Out {
+fn run(cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> Out {
+    let feeder: Option<Feeder> = stdin.map(|input| {
+        let input = input.to_vec();
+        Box::new(move |mut w: std::process::ChildStdin| {
+            let _ = w.write_all(&input);
+        }) as Feeder
+    });
+    run_fed(cmd, feeder, timeout)
+}
+
+/// Runs `cmd`, its stdin written by `feeder` (in a thread); kills it after `timeout`.
+fn run_fed(mut cmd: Command, feeder: Option<Feeder>, timeout: Duration) -> Out {
     let what = format!("{cmd:?}");
-    cmd.stdin(if stdin.is_some() {
+    cmd.stdin(if feeder.is_some() {
         Stdio::piped()
     } else {
         Stdio::null()
@@ -74,12 +88,9 @@ fn run(mut cmd: Command, stdin: Option<&[u8]>, timeout: Duration) -> Out {
     .stdout(Stdio::piped())
     .stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {what}: {e}"));
-    if let Some(input) = stdin {
-        let mut w = child.stdin.take().unwrap();
-        let input = input.to_vec();
-        thread::spawn(move || {
-            let _ = w.write_all(&input);
-        });
+    if let Some(feed) = feeder {
+        let w = child.stdin.take().unwrap();
+        thread::spawn(move || feed(w));
     }
     let mut so = child.stdout.take().unwrap();
     let mut se = child.stderr.take().unwrap();
@@ -1069,20 +1080,43 @@ fn tnftp_get_put_passive_active_ascii() {
 // ----- load --------------------------------------------------------------------------------
 
 const PY_ONE: &str = r#"
-import ftplib, io, sys
+import ftplib, io, os, sys, time
 host, port, user, pw, i, local = sys.argv[1:7]
 ftp = ftplib.FTP()
 ftp.connect(host, int(port), timeout=60)
 ftp.login(user, pw)
 ftp.set_pasv(int(i) % 2 == 0)
+open(os.path.join(local, "ready_" + i), "w").close()
+deadline = time.time() + 60
+while not os.path.exists(os.path.join(local, "go")):
+    if time.time() > deadline:
+        sys.exit("no go signal")
+    time.sleep(0.01)
 buf = io.BytesIO()
 ftp.retrbinary("RETR shared.bin", buf.write)
-open(local + "/py_dl_" + i, "wb").write(buf.getvalue())
-with open(local + "/py_up_" + i, "rb") as f:
+open(os.path.join(local, "py_dl_" + i), "wb").write(buf.getvalue())
+with open(os.path.join(local, "py_up_" + i), "rb") as f:
     ftp.storbinary("STOR py_up_" + i, f)
 ftp.quit()
 "#;
 
+/// Established TCP connections whose local port is `port` (IPv4, from /proc/net/tcp).
+fn established_on(port: u16) -> usize {
+    let table = fs::read_to_string("/proc/net/tcp").unwrap_or_default();
+    let want = format!(":{port:04X}");
+    table
+        .lines()
+        .skip(1)
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1].ends_with(&want) && f[3] == "01"
+        })
+        .count()
+}
+
+/// 10 curl and 10 ftplib clients logged in at the same moment, then all transferring at once.
+/// Each ftplib client waits for a `go` file after login; each curl uploads from a stdin that
+/// the test holds back until every client is connected (curl has sent its STOR by then).
 #[test]
 fn twenty_clients_at_once() {
     let fx = Fx::new();
@@ -1091,42 +1125,42 @@ fn twenty_clients_at_once() {
     {
         return;
     }
-    let shared = pattern(512 * 1024, 10);
+    let shared = pattern(1 << 20, 10);
     fs::write(fx.root().join("shared.bin"), &shared).unwrap();
+    let gate = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let mark = fx.mark();
     let mut children = Vec::new();
     for i in 0..10u64 {
-        let upc = pattern(256 * 1024, 100 + i);
-        fs::write(fx.l(&format!("curl_up_{i}")), &upc).unwrap();
         let upp = pattern(256 * 1024, 200 + i);
         fs::write(fx.l(&format!("py_up_{i}")), &upp).unwrap();
-        // curl: a download then an upload, passive or active.
         let active = i % 2 == 1;
-        let dl_cmd = {
+        let curl_cmd = |args: &[&str]| {
             let mut c = Command::new("curl");
             c.args(["-sS", "--connect-timeout", "20", "--max-time", "120"]);
             if active {
                 c.args(["-P", "127.0.0.1"]);
             }
-            c.args(["-o", &fx.ls(&format!("curl_dl_{i}"))])
-                .arg(fx.url("shared.bin"));
+            c.args(args);
             c
         };
-        let up_cmd = {
-            let mut c = Command::new("curl");
-            c.args(["-sS", "--connect-timeout", "20", "--max-time", "120"]);
-            if active {
-                c.args(["-P", "127.0.0.1"]);
+        let up = curl_cmd(&["-T", "-", &fx.url(&format!("curl_up_{i}"))]);
+        let dl = curl_cmd(&["-o", &fx.ls(&format!("curl_dl_{i}")), &fx.url("shared.bin")]);
+        let g = gate.clone();
+        let feeder: Feeder = Box::new(move |mut w| {
+            let (m, cv) = &*g;
+            let open = cv
+                .wait_timeout_while(m.lock().unwrap(), Duration::from_secs(60), |go| !*go)
+                .unwrap();
+            if *open.0 {
+                let _ = w.write_all(&pattern(256 * 1024, 100 + i));
             }
-            c.args(["-T", &fx.ls(&format!("curl_up_{i}"))])
-                .arg(fx.url(&format!("curl_up_{i}")));
-            c
-        };
+        });
         children.push(thread::spawn(move || {
-            let o = run(dl_cmd, None, Duration::from_secs(150));
+            let o = run_fed(up, Some(feeder), Duration::from_secs(150));
             if !o.ok() {
                 return o;
             }
-            run(up_cmd, None, Duration::from_secs(150))
+            run(dl, None, Duration::from_secs(150))
         }));
         let mut p = Command::new("python3");
         p.args([
@@ -1143,8 +1177,38 @@ fn twenty_clients_at_once() {
             run(p, None, Duration::from_secs(150))
         }));
     }
-    for h in children {
-        h.join().unwrap().assert_ok();
+    // Everyone connected: 10 ready files, 10 STORs seen by the server.
+    let all_in = poll_until(Duration::from_secs(60), || {
+        let py = (0..10)
+            .filter(|i| fx.l(&format!("ready_{i}")).exists())
+            .count();
+        let logs = fx.srv.logs();
+        let lines: Vec<&str> = logs.lines().skip(mark).collect();
+        let stors = lines
+            .iter()
+            .filter(|l| l.contains("> STOR curl_up_"))
+            .count();
+        py == 10 && stors == 10
+    });
+    let connected = established_on(fx.srv.addr.port());
+    // Go: release the ftplib clients and the curl uploads.
+    fs::write(fx.l("go"), b"").unwrap();
+    {
+        let (m, cv) = &*gate;
+        *m.lock().unwrap() = true;
+        cv.notify_all();
+    }
+    let outs: Vec<Out> = children.into_iter().map(|h| h.join().unwrap()).collect();
+    assert!(
+        all_in,
+        "not all 20 clients got connected and logged in at once"
+    );
+    assert!(
+        connected >= 20,
+        "only {connected} control connections open at once"
+    );
+    for o in &outs {
+        o.assert_ok();
     }
     for i in 0..10u64 {
         assert_same(

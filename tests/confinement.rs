@@ -99,8 +99,7 @@ fn try_in(srv: &Server, c: &mut FtpClient, cmd: &str) -> Outcome {
         return Outcome::Refused(r.code, r.text());
     }
     let mut s = data.stream();
-    let mut buf = Vec::new();
-    std::io::Read::read_to_end(&mut s, &mut buf).unwrap();
+    let buf = read_all(&mut s).unwrap();
     let end = c.read_reply_raw();
     assert_no_leak(srv, cmd, &end.raw, true);
     assert_no_leak(srv, cmd, &buf, false);

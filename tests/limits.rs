@@ -227,8 +227,7 @@ fn max_list_entries_bounds_listings() {
             continue;
         }
         let mut s = data.stream();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        let raw = read_all(&mut s).unwrap();
         let entries = listing_lines(&raw)
             .into_iter()
             .filter(|l| lossy(l).contains("file"))

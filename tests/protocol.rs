@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
@@ -580,9 +580,7 @@ fn retr_150_names_the_size_and_226_follows_the_close() {
     let (code, text) = c.read_reply();
     assert_eq!(code, 226, "{text}");
     data.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut got = Vec::new();
-    data.read_to_end(&mut got)
-        .expect("226 was sent but the data connection was still open");
+    let got = read_all(&mut data).expect("226 was sent but the data connection was still open");
     assert_eq!(got, content);
 }
 
@@ -651,6 +649,36 @@ fn abor_idle_is_225() {
     c.expect("NOOP", 200);
 }
 
+/// The shape of an `ls -l` line, which clients (wget, lftp, browsers) parse:
+/// `perms nlink owner group size Mon DD HH:MM|YYYY name`.
+fn assert_ls_l(line: &[u8]) {
+    let s = lossy(line);
+    let f: Vec<&str> = s.split_whitespace().collect();
+    assert!(f.len() >= 9, "ls -l line has too few fields: {s:?}");
+    let perms = f[0].as_bytes();
+    assert!(
+        perms.len() == 10
+            && b"-dlpcbs".contains(&perms[0])
+            && perms[1..].iter().all(|c| b"rwxsStT-".contains(c)),
+        "permissions field: {s:?}"
+    );
+    assert!(f[1].parse::<u64>().is_ok(), "link count: {s:?}");
+    assert!(f[4].parse::<u64>().is_ok(), "size: {s:?}");
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    assert!(months.contains(&f[5]), "month: {s:?}");
+    assert!(matches!(f[6].parse::<u8>(), Ok(1..=31)), "day: {s:?}");
+    let t = f[7].as_bytes();
+    let hhmm = t.len() == 5
+        && t[2] == b':'
+        && t.iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || c.is_ascii_digit());
+    let year = t.len() == 4 && t.iter().all(u8::is_ascii_digit);
+    assert!(hhmm || year, "time or year: {s:?}");
+}
+
 #[test]
 fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
     let srv = Server::start();
@@ -661,6 +689,10 @@ fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
     fs::create_dir(root.join("subdir")).unwrap();
     fs::write(root.join("subdir/inner"), b"").unwrap();
     std::os::unix::fs::symlink("visible.txt", root.join("link")).unwrap();
+    let old = fs::File::create(root.join("old.txt")).unwrap();
+    old.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_234_567_890))
+        .unwrap();
+    drop(old);
     let mut c = srv.anon();
 
     let raw = c.list("");
@@ -681,6 +713,7 @@ fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
         if l.starts_with(b"total") {
             continue;
         }
+        assert_ls_l(l);
         let name = ls_name(l);
         let kind = l[0];
         match &name[..] {
@@ -694,6 +727,11 @@ fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
                 assert!(lossy(l).contains(" 5 "), "size 5: {}", lossy(l));
             }
             b"subdir" => assert_eq!(kind, b'd', "{}", lossy(l)),
+            b"old.txt" => {
+                // Older than six months: the year replaces the time (ls -l).
+                let f: Vec<String> = lossy(l).split_whitespace().map(String::from).collect();
+                assert_eq!(&f[5..8], ["Feb", "13", "2009"], "{}", lossy(l));
+            }
             b"link" => {
                 assert_eq!(kind, b'l', "{}", lossy(l));
                 assert!(l.ends_with(b"link -> visible.txt"), "{}", lossy(l));
@@ -718,6 +756,7 @@ fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
         names,
         vec![
             b"link".to_vec(),
+            b"old.txt".to_vec(),
             b"subdir".to_vec(),
             b"visible.txt".to_vec()
         ],
@@ -888,8 +927,7 @@ fn eprt_active_listing() {
     assert_eq!(r.code, 150, "{}", r.text());
     let mut s = accept_bounded(&l, IO_TIMEOUT).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
+    let got = read_all(&mut s).unwrap();
     assert_eq!(got, b"x.txt\r\n");
     let (code, text) = c.read_reply();
     assert_eq!(code, 226, "{text}");

@@ -396,13 +396,8 @@ fn client_vanishing_mid_transfer_does_not_hurt_others() {
     let mut first_c = vec![0u8; 1 << 20];
     b_data.read_exact(&mut first_b).unwrap();
     c_data.read_exact(&mut first_c).unwrap();
-    let tb = thread::spawn(move || {
-        let mut rest = Vec::new();
-        b_data.read_to_end(&mut rest).unwrap();
-        rest
-    });
-    let mut rest_c = Vec::new();
-    c_data.read_to_end(&mut rest_c).unwrap();
+    let tb = thread::spawn(move || read_all(&mut b_data).unwrap());
+    let rest_c = read_all(&mut c_data).unwrap();
     let rest_b = tb.join().unwrap();
     for (who, first, rest) in [("b", &first_b, &rest_b), ("c", &first_c, &rest_c)] {
         let mut h = crc32fast::Hasher::new();
@@ -512,8 +507,7 @@ fn stat_during_transfer_reports_progress() {
         numbers.iter().any(|&n| n >= read_so_far && n <= len),
         "STAT must report bytes so far (>= {read_so_far}, <= {len}): {text}"
     );
-    let mut rest = Vec::new();
-    data.read_to_end(&mut rest).unwrap();
+    let rest = read_all(&mut data).unwrap();
     h.update(&rest);
     assert_eq!(read_so_far + rest.len() as u64, len);
     assert_eq!(h.finalize(), crc);

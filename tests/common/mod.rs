@@ -832,9 +832,8 @@ impl FtpClient {
     /// A download-direction transfer (RETR, LIST, NLST): returns the bytes; asserts 150 and 226.
     pub fn transfer_in(&mut self, cmd: &[u8], mode: DataMode) -> Vec<u8> {
         let (mut s, _) = self.start_transfer(cmd, mode);
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf)
-            .unwrap_or_else(|e| panic!("{:?}: reading data: {e}", lossy(cmd)));
+        let buf =
+            read_all(&mut s).unwrap_or_else(|e| panic!("{:?}: reading data: {e}", lossy(cmd)));
         drop(s);
         let (code, text) = self.read_reply();
         assert_eq!(
@@ -1023,6 +1022,9 @@ pub fn crc_reader(r: &mut impl Read) -> io::Result<(u32, u64)> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {
+        if total > MAX_DATA {
+            return Err(io::Error::other(format!("over {MAX_DATA} bytes of data")));
+        }
         let n = r.read(&mut buf)?;
         if n == 0 {
             return Ok((h.finalize(), total));
@@ -1030,6 +1032,19 @@ pub fn crc_reader(r: &mut impl Read) -> io::Result<(u32, u64)> {
         h.update(&buf[..n]);
         total += n as u64;
     }
+}
+
+/// Largest data stream any test expects; a server streaming without end fails the test.
+pub const MAX_DATA: u64 = 1 << 30;
+
+/// Reads to EOF like `read_to_end`, but fails past `MAX_DATA` bytes.
+pub fn read_all(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.take(MAX_DATA + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_DATA {
+        return Err(io::Error::other(format!("over {MAX_DATA} bytes of data")));
+    }
+    Ok(buf)
 }
 
 /// Path from raw name bytes.
