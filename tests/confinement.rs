@@ -499,3 +499,71 @@ fn user_is_confined_to_home() {
         "carol changed the root"
     );
 }
+
+/// A path swapped between a check and its use (TOCTOU): `race` flips between an inside file or
+/// directory and a symlink to outside while a client keeps reading and writing through it. The
+/// jail resolves on descriptors (DESIGN.md, The jail), so no flip may ever leak or write outside.
+#[test]
+fn symlink_swap_races_never_escape() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let srv = jail(Server::builder());
+    let root = srv.root();
+    let out = srv.outside();
+    let before = snapshot(&out);
+    fs::write(root.join("race"), "inside").unwrap();
+    fs::create_dir(root.join("racedir")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (root, out, stop) = (root.clone(), out.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut flips = 0u32;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline && flips < 200_000 {
+                // File: an outside symlink, then a fresh inside file, each renamed into place.
+                let _ = fs::remove_file(root.join(".t1"));
+                symlink(out.join("secret.txt"), root.join(".t1")).unwrap();
+                fs::rename(root.join(".t1"), root.join("race")).unwrap();
+                fs::write(root.join(".t2"), "inside").unwrap();
+                fs::rename(root.join(".t2"), root.join("race")).unwrap();
+                // Directory: a real one, then a symlink to outside.
+                let _ = fs::remove_file(root.join("racedir"));
+                let _ = fs::remove_dir_all(root.join("racedir"));
+                let _ = fs::create_dir(root.join("racedir"));
+                let _ = fs::remove_dir_all(root.join("racedir"));
+                let _ = symlink(&out, root.join("racedir"));
+                flips += 1;
+            }
+            flips
+        })
+    };
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let t = Instant::now();
+    let mut rounds = 0;
+    while t.elapsed() < Duration::from_secs(3) && rounds < 400 {
+        retr_confined(&srv, &mut c, "race", &[b"inside"]);
+        let _ = try_in(&srv, &mut c, "LIST racedir");
+        let data = c.pasv();
+        let r = c.cmd_raw(format!("STOR racedir/w{rounds}").as_bytes());
+        if r.code == 150 {
+            let mut s = data.stream();
+            std::io::Write::write_all(&mut s, b"raced").unwrap();
+            drop(s);
+            c.read_reply_raw();
+        }
+        rounds += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flips = flipper.join().unwrap();
+    assert!(
+        flips > 10 && rounds > 10,
+        "the race did not run: {flips} flips, {rounds} rounds"
+    );
+    c.expect("NOOP", 200);
+    assert_eq!(
+        before,
+        snapshot(&out),
+        "a raced write reached outside the root"
+    );
+}
