@@ -1148,10 +1148,13 @@ fn twenty_clients_at_once() {
         let g = gate.clone();
         let feeder: Feeder = Box::new(move |mut w| {
             let (m, cv) = &*g;
-            let open = cv
+            let go = *cv
                 .wait_timeout_while(m.lock().unwrap(), Duration::from_secs(60), |go| !*go)
-                .unwrap();
-            if *open.0 {
+                .unwrap()
+                .0;
+            // The lock is released before writing: a curl whose transfer is still queued in
+            // the server reads nothing yet, and must not hold up the others.
+            if go {
                 let _ = w.write_all(&pattern(256 * 1024, 100 + i));
             }
         });
