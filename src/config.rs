@@ -340,18 +340,28 @@ pub(crate) fn read_text_file(path: &Path) -> Result<String, ConfigError> {
         line,
         message,
     };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| error(0, format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(error(0, format!("larger than {MAX_FILE_BYTES} bytes")));
-    }
+    let bytes = read_small_file(path, MAX_FILE_BYTES).map_err(|e| error(0, e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         error(line, "not valid UTF-8".to_string())
     })
+}
+
+/// Read a whole server-side file of at most `max` bytes (config, users, system account files);
+/// a larger one is an error rather than silently cut.
+pub(crate) fn read_small_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max.saturating_add(1)).read_to_end(&mut bytes))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The canonical (`_`) spelling of `key`, which may use `-` as in the long options.
