@@ -122,14 +122,31 @@ pub enum Command {
     Size(Vec<u8>),
     /// MDTM path (RFC 3659).
     Mdtm(Vec<u8>),
+    /// MLST [path] (RFC 3659 §7): facts over the control connection.
+    Mlst(Option<Vec<u8>>),
+    /// MLSD [path] (RFC 3659 §7): facts over the data connection.
+    Mlsd(Option<Vec<u8>>),
+    /// MFMT time path: set the modification time (draft-somers-ftp-mfxx).
+    Mfmt(i64, u32, Vec<u8>),
+    /// HOST name (RFC 7151).
+    Host(Vec<u8>),
+    /// LANG [tag] (RFC 2640 §4).
+    Lang(Option<Vec<u8>>),
+    /// HASH path (draft-bryan-ftpext-hash).
+    Hash(Vec<u8>),
+    /// RANG start end: byte range for the next HASH; `RANG 1 0` resets.
+    Rang(u64, u64),
+    /// XCRC path [start [end]]: CRC32 of the file or of bytes start..end.
+    Xcrc(Vec<u8>, Option<u64>, Option<u64>),
 }
 
 /// Every verb we recognise, in HELP order; aliases included.
 pub const VERBS: &[&str] = &[
-    "ABOR", "ACCT", "ALLO", "APPE", "CDUP", "CWD", "DELE", "EPRT", "EPSV", "FEAT", "HELP", "LIST",
-    "MDTM", "MKD", "MODE", "NLST", "NOOP", "OPTS", "PASS", "PASV", "PORT", "PWD", "QUIT", "REIN",
-    "REST", "RETR", "RMD", "RNFR", "RNTO", "SITE", "SIZE", "SMNT", "STAT", "STOR", "STOU", "STRU",
-    "SYST", "TYPE", "USER", "XCUP", "XCWD", "XMKD", "XPWD", "XRMD",
+    "ABOR", "ACCT", "ALLO", "APPE", "CDUP", "CWD", "DELE", "EPRT", "EPSV", "FEAT", "HASH", "HELP",
+    "HOST", "LANG", "LIST", "MDTM", "MFMT", "MKD", "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS",
+    "PASS", "PASV", "PORT", "PWD", "QUIT", "RANG", "REIN", "REST", "RETR", "RMD", "RNFR", "RNTO",
+    "SITE", "SIZE", "SMNT", "STAT", "STOR", "STOU", "STRU", "SYST", "TYPE", "USER", "XCRC", "XCUP",
+    "XCWD", "XMKD", "XPWD", "XRMD",
 ];
 
 impl Command {
@@ -147,6 +164,8 @@ impl Command {
                 | Command::Help(_)
                 | Command::Feat
                 | Command::Opts(_)
+                | Command::Host(_)
+                | Command::Lang(_)
         )
     }
 }
@@ -228,6 +247,14 @@ pub fn parse(line: &[u8]) -> Result<Command, FtpError> {
         "OPTS" => Command::Opts(need()?),
         "SIZE" => Command::Size(need()?),
         "MDTM" => Command::Mdtm(need()?),
+        "MLST" => Command::Mlst(opt()),
+        "MLSD" => Command::Mlsd(opt()),
+        "MFMT" => parse_mfmt(arg.ok_or(MISSING)?)?,
+        "HOST" => Command::Host(parse_host(arg.ok_or(MISSING)?)?),
+        "LANG" => Command::Lang(opt()),
+        "HASH" => Command::Hash(need()?),
+        "RANG" => parse_rang(arg.ok_or(MISSING)?)?,
+        "XCRC" => parse_xcrc(arg.ok_or(MISSING)?)?,
         _ => return Err(FtpError::SyntaxError),
     };
     Ok(cmd)
@@ -343,6 +370,81 @@ fn parse_octal_mode(s: &[u8]) -> Option<u32> {
     }
     let v = u32::from_str_radix(std::str::from_utf8(s).ok()?, 8).ok()?;
     (v <= 0o7777).then_some(v)
+}
+
+/// `MFMT YYYYMMDDHHMMSS[.sss] path`.
+fn parse_mfmt(arg: &[u8]) -> Result<Command, FtpError> {
+    let bad = FtpError::BadArgument("MFMT needs YYYYMMDDHHMMSS and a path.");
+    let sp = arg.iter().position(|&b| b == b' ').ok_or(bad)?;
+    let (secs, nsec) = crate::timefmt::parse_time_val(&arg[..sp]).ok_or(bad)?;
+    let path = &arg[sp + 1..];
+    if path.is_empty() {
+        return Err(bad);
+    }
+    Ok(Command::Mfmt(secs, nsec, path.to_vec()))
+}
+
+/// RFC 7151 §3: a domain name, an IPv4 literal or a bracketed IPv6 literal.
+fn parse_host(arg: &[u8]) -> Result<Vec<u8>, FtpError> {
+    let bad = FtpError::BadArgument("Malformed host name.");
+    let text = std::str::from_utf8(arg).map_err(|_| bad)?;
+    if let Some(inner) = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')) {
+        inner.parse::<Ipv6Addr>().map_err(|_| bad)?;
+        return Ok(arg.to_vec());
+    }
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let name = text.strip_suffix('.').unwrap_or(text);
+    if name.is_empty() || name.len() > 253 || !name.split('.').all(label_ok) {
+        return Err(bad);
+    }
+    Ok(arg.to_vec())
+}
+
+/// `RANG start end` (draft-bryan-ftp-range): inclusive byte range; `RANG 1 0` resets.
+fn parse_rang(arg: &[u8]) -> Result<Command, FtpError> {
+    let bad = FtpError::BadArgument("RANG needs two byte offsets.");
+    let mut it = arg.split(|&b| b == b' ').filter(|p| !p.is_empty());
+    let start = it.next().and_then(parse_u64).ok_or(bad)?;
+    let end = it.next().and_then(parse_u64).ok_or(bad)?;
+    if it.next().is_some() || (end < start && !(start == 1 && end == 0)) {
+        return Err(bad);
+    }
+    Ok(Command::Rang(start, end))
+}
+
+/// `XCRC path`, or `XCRC "path" [start [end]]`: a range needs the quoted form so that names
+/// ending in digits are never misread.
+fn parse_xcrc(arg: &[u8]) -> Result<Command, FtpError> {
+    let bad = FtpError::BadArgument("XCRC needs a path, or \"path\" start end.");
+    let Some(rest) = arg.strip_prefix(b"\"") else {
+        return Ok(Command::Xcrc(arg.to_vec(), None, None));
+    };
+    let close = rest.iter().position(|&b| b == b'"').ok_or(bad)?;
+    let path = &rest[..close];
+    if path.is_empty() {
+        return Err(bad);
+    }
+    let mut nums = rest[close + 1..]
+        .split(|&b| b == b' ')
+        .filter(|p| !p.is_empty());
+    let start = match nums.next() {
+        Some(n) => Some(parse_u64(n).ok_or(bad)?),
+        None => None,
+    };
+    let end = match nums.next() {
+        Some(n) => Some(parse_u64(n).ok_or(bad)?),
+        None => None,
+    };
+    if nums.next().is_some() {
+        return Err(bad);
+    }
+    Ok(Command::Xcrc(path.to_vec(), start, end))
 }
 
 fn parse_site(arg: &[u8]) -> Result<SiteCommand, FtpError> {
@@ -545,6 +647,38 @@ mod tests {
             ok(b"SITE FOO"),
             Command::Site(SiteCommand::Unknown(b"FOO".to_vec()))
         );
+    }
+
+    #[test]
+    fn extension_table() {
+        assert_eq!(ok(b"MLSD"), Command::Mlsd(None));
+        assert_eq!(ok(b"mlst a b"), Command::Mlst(Some(b"a b".to_vec())));
+        assert_eq!(
+            ok(b"MFMT 20201231235959 f x"),
+            Command::Mfmt(1_609_459_199, 0, b"f x".to_vec())
+        );
+        assert_eq!(code(b"MFMT 2020123123595 f"), 501);
+        assert_eq!(code(b"MFMT 20201231235959"), 501);
+        assert_eq!(
+            ok(b"HOST ftp.example.com"),
+            Command::Host(b"ftp.example.com".to_vec())
+        );
+        assert_eq!(ok(b"HOST [::1]"), Command::Host(b"[::1]".to_vec()));
+        assert_eq!(ok(b"HOST 127.0.0.1"), Command::Host(b"127.0.0.1".to_vec()));
+        assert_eq!(code(b"HOST bad_name!"), 501);
+        assert_eq!(code(b"HOST [zz]"), 501);
+        assert_eq!(ok(b"LANG"), Command::Lang(None));
+        assert_eq!(ok(b"RANG 0 49"), Command::Rang(0, 49));
+        assert_eq!(ok(b"RANG 1 0"), Command::Rang(1, 0));
+        assert_eq!(code(b"RANG 5 4"), 501);
+        assert_eq!(code(b"RANG 5"), 501);
+        assert_eq!(ok(b"XCRC a 1"), Command::Xcrc(b"a 1".to_vec(), None, None));
+        assert_eq!(
+            ok(b"XCRC \"a b\" 10 20"),
+            Command::Xcrc(b"a b".to_vec(), Some(10), Some(20))
+        );
+        assert_eq!(code(b"XCRC \"a 1"), 501);
+        assert!(ok(b"HOST x").allowed_before_login());
     }
 
     #[test]

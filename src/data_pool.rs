@@ -140,7 +140,7 @@ mod tests {
             timeout: Duration::from_secs(10),
         };
         let (job, handle) =
-            TransferJob::new(Payload::SendBytes(bytes.to_vec()), setup, policy).unwrap();
+            TransferJob::new(Payload::SendBytes(bytes.to_vec()), Some(setup), policy).unwrap();
         (job, handle, addr)
     }
 

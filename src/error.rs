@@ -22,6 +22,8 @@ pub enum FtpError {
     CantOpenData,
     /// EPRT/EPSV named a network protocol we do not support (RFC 2428).
     UnsupportedProtocol,
+    /// PASV on an IPv6 control connection: its reply cannot carry the address (RFC 2428).
+    PasvOnIpv6,
     /// PORT/EPRT named a third host or a privileged port (bounce protection, RFC 2577).
     IllegalDataAddress,
     /// No such file or directory (also symlink loops and names outside the jail).
@@ -71,6 +73,10 @@ impl FtpError {
                 "Network protocol not supported, use (1,2)",
             ),
             IllegalDataAddress => (ReplyCode::SyntaxError, "Illegal PORT command."),
+            PasvOnIpv6 => (
+                ReplyCode::ExtendedProtocolNotSupported,
+                "PASV cannot carry an IPv6 address; use EPSV.",
+            ),
             NotFound => (ReplyCode::FileUnavailable, "No such file or directory."),
             PermissionDenied => (ReplyCode::FileUnavailable, "Permission denied."),
             NotAFile => (ReplyCode::FileUnavailable, "Not a regular file."),

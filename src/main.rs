@@ -31,7 +31,14 @@ fn main() -> ExitCode {
         }
         CliAction::Run(config) => {
             init_logging(config.verbose);
-            match ferroftpd::startup::run(config) {
+            // SIGHUP re-reads the same file with the same command-line options on top.
+            let reload: ferroftpd::startup::Reloader =
+                Box::new(move || match cli::parse_args(&args) {
+                    Ok(CliAction::Run(c)) => Ok(c),
+                    Ok(_) => Err("unexpected command line on reload".into()),
+                    Err(e) => Err(e),
+                });
+            match ferroftpd::startup::run(config, reload) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(msg) => {
                     log::error!("{msg}");

@@ -5,6 +5,7 @@ use crate::command::TransferType;
 use crate::data_channel::DataSetup;
 use crate::error::FtpError;
 use crate::jail::Jail;
+use crate::listing::FactSet;
 use crate::vpath::VirtualPath;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -70,6 +71,12 @@ pub struct Session {
     pub idle_timeout: Duration,
     /// Set by QUIT or a fatal condition: the loop ends after the current reply.
     pub quit: bool,
+    /// MLST/MLSD facts chosen with `OPTS MLST`.
+    pub mlst_facts: FactSet,
+    /// Byte range for the next HASH (`RANG`), inclusive.
+    pub hash_range: Option<(u64, u64)>,
+    /// Virtual host named with HOST (RFC 7151), for the log.
+    pub host: Option<Vec<u8>>,
 }
 
 impl Session {
@@ -91,6 +98,9 @@ impl Session {
             umask,
             idle_timeout,
             quit: false,
+            mlst_facts: FactSet::default(),
+            hash_range: None,
+            host: None,
         }
     }
 
@@ -104,6 +114,9 @@ impl Session {
         self.rename_from = None;
         self.data = None;
         self.epsv_all = false;
+        self.mlst_facts = FactSet::default();
+        self.hash_range = None;
+        self.host = None;
     }
 
     /// The logged-in account, if any.

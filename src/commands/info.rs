@@ -1,9 +1,11 @@
 //! Informational and no-op commands: SYST, HELP, STAT, FEAT, OPTS, NOOP, SIZE, MDTM, ALLO, SITE.
 
+use super::checksum;
 use crate::command::{SiteCommand, TransferType, VERBS};
 use crate::control::Control;
 use crate::error::FtpError;
 use crate::file_info::FileKind;
+use crate::listing::{self, FactSet};
 use crate::reply::{Reply, ReplyCode};
 use crate::timefmt;
 use std::time::Duration;
@@ -53,24 +55,36 @@ pub fn help(arg: Option<&[u8]>) -> Result<Reply, FtpError> {
     Ok(Reply::multi(ReplyCode::HelpMessage, lines))
 }
 
-/// The extensions FEAT advertises: exactly what is implemented.
-pub fn feature_lines() -> Vec<&'static str> {
-    vec![
+/// The extensions FEAT advertises: exactly what is implemented (HELP lists the same verbs).
+pub fn feature_lines(facts: &FactSet) -> Vec<String> {
+    let mut lines: Vec<String> = [
         "EPRT",
         "EPSV",
+        "HOST",
+        "LANG EN*",
         "MDTM",
+        "MFMT",
         "PASV",
         "REST STREAM",
         "SIZE",
+        "TVFS",
         "UTF8",
+        "XCRC",
     ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    lines.push(format!("HASH {}*", checksum::ALGORITHM));
+    lines.push(listing::feat_mlst_line(facts).trim_start().to_string());
+    lines.sort();
+    lines
 }
 
 /// FEAT (RFC 2389 §3.2): each feature line starts with one space.
-pub fn feat() -> Result<Reply, FtpError> {
+pub fn feat(ctl: &mut Control) -> Result<Reply, FtpError> {
     let mut lines = vec![b"Features:".to_vec()];
     lines.extend(
-        feature_lines()
+        feature_lines(&ctl.session.mlst_facts)
             .into_iter()
             .map(|f| format!(" {f}").into_bytes()),
     );
@@ -78,17 +92,47 @@ pub fn feat() -> Result<Reply, FtpError> {
     Ok(Reply::multi(ReplyCode::SystemStatus, lines))
 }
 
-/// OPTS (RFC 2389 §4).
-pub fn opts(arg: &[u8]) -> Result<Reply, FtpError> {
-    let text = String::from_utf8_lossy(arg).to_ascii_uppercase();
-    let mut words = text.split_ascii_whitespace();
-    match (words.next(), words.next()) {
+/// OPTS (RFC 2389 §4): UTF8, MLST, HASH.
+pub fn opts(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
+    let (option, value) = crate::command::split_verb(arg);
+    let value_text = value.map(|v| String::from_utf8_lossy(v).trim().to_ascii_uppercase());
+    match (option.as_str(), value_text.as_deref()) {
         // Names are bytes on disk and on the wire; UTF-8 clients see theirs unchanged.
-        (Some("UTF8"), Some("ON") | None) => {
-            Ok(Reply::new(ReplyCode::CommandOk, "Always in UTF8 mode."))
+        ("UTF8", Some("ON") | None) => Ok(Reply::new(ReplyCode::CommandOk, "Always in UTF8 mode.")),
+        ("UTF8", Some("OFF")) => Ok(Reply::new(ReplyCode::CommandOk, "UTF8 mode stays on.")),
+        ("MLST", _) => {
+            ctl.session.mlst_facts = listing::parse_opts_mlst(value.unwrap_or(b""));
+            let list = listing::format_opts_mlst_reply(&ctl.session.mlst_facts);
+            let text = if list.is_empty() {
+                "MLST OPTS".to_string()
+            } else {
+                format!("MLST OPTS {list}")
+            };
+            Ok(Reply::new(ReplyCode::CommandOk, text))
         }
-        (Some("UTF8"), Some("OFF")) => Ok(Reply::new(ReplyCode::CommandOk, "UTF8 mode stays on.")),
+        ("HASH", None) => Ok(Reply::new(ReplyCode::CommandOk, checksum::ALGORITHM)),
+        ("HASH", Some(algo)) if algo == checksum::ALGORITHM => {
+            Ok(Reply::new(ReplyCode::CommandOk, checksum::ALGORITHM))
+        }
+        ("HASH", Some(_)) => Err(FtpError::BadArgument(
+            "Unknown algorithm, current selection not changed.",
+        )),
         _ => Err(FtpError::BadArgument("Option not understood.")),
+    }
+}
+
+/// LANG [tag] (RFC 2640 §4.1): only English texts exist.
+pub fn lang(arg: Option<&[u8]>) -> Result<Reply, FtpError> {
+    let tag = arg.map(|a| String::from_utf8_lossy(a).trim().to_ascii_uppercase());
+    match tag.as_deref() {
+        None => Ok(Reply::new(
+            ReplyCode::CommandOk,
+            "Using the default language EN.",
+        )),
+        Some(t) if t == "EN" || t.starts_with("EN-") => {
+            Ok(Reply::new(ReplyCode::CommandOk, "Language set to EN."))
+        }
+        Some(_) => Err(FtpError::ParameterNotImplemented),
     }
 }
 
@@ -190,7 +234,7 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
         )),
         SiteCommand::Idle(Some(secs)) => {
             // Bounded by the configured maximum: a client may shorten, never extend past it.
-            let max = ctl.ctx.config.idle_timeout.as_secs();
+            let max = ctl.settings.config.idle_timeout.as_secs();
             if !(30..=max.max(30)).contains(&secs) {
                 return Err(FtpError::BadArgument(
                     "SITE IDLE: value out of range (30 to the configured idle_timeout).",

@@ -13,7 +13,10 @@ pub fn user(ctl: &mut Control, name: Vec<u8>) -> Result<Reply, FtpError> {
         log::info!("{}: USER while logged in, logging out", ctl.session.peer);
     }
     ctl.session.logout();
-    let anonymous = Authenticator::is_anonymous_name(&name) && ctl.ctx.auth.anonymous_enabled();
+    // A new login runs with the settings in force now (SIGHUP reloads apply here).
+    ctl.refresh_settings();
+    let anonymous =
+        Authenticator::is_anonymous_name(&name) && ctl.settings.auth.anonymous_enabled();
     ctl.session.login = LoginState::UserGiven(name);
     let text = if anonymous {
         "Anonymous login ok, send your e-mail address as password."
@@ -34,10 +37,10 @@ pub fn pass(ctl: &mut Control, pass: Password) -> Result<Reply, FtpError> {
     };
     let peer = ctl.session.peer;
     let shown_name = String::from_utf8_lossy(&name).escape_debug().to_string();
-    let account = ctl.ctx.auth.authenticate(&name, &pass);
+    let account = ctl.settings.auth.authenticate(&name, &pass);
     let jail = account.as_ref().map(|a| {
         if a.anonymous {
-            ctl.ctx
+            ctl.settings
                 .anon_jail
                 .as_ref()
                 .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
@@ -72,8 +75,8 @@ pub fn pass(ctl: &mut Control, pass: Password) -> Result<Reply, FtpError> {
             ctl.session.failed_logins += 1;
             log::info!("{peer}: failed login as {shown_name}");
             // Slow down password guessing (RFC 2577 §4).
-            std::thread::sleep(ctl.ctx.config.login_fail_delay);
-            if ctl.session.failed_logins >= ctl.ctx.config.max_login_failures {
+            std::thread::sleep(ctl.settings.config.login_fail_delay);
+            if ctl.session.failed_logins >= ctl.settings.config.max_login_failures {
                 ctl.session.quit = true;
                 ctl.send(&Reply::new(ReplyCode::NotLoggedIn, "Login incorrect."));
                 return Ok(Reply::new(
@@ -121,4 +124,20 @@ pub fn quit(ctl: &mut Control) -> Result<Reply, FtpError> {
             b"Goodbye.".to_vec(),
         ],
     ))
+}
+
+/// HOST name (RFC 7151): accepted before USER; every name maps to the one site.
+pub fn host(ctl: &mut Control, name: Vec<u8>) -> Result<Reply, FtpError> {
+    match ctl.session.login {
+        LoginState::Greeted => {}
+        // RFC 7151 §3: HOST after USER or after login is a sequence error.
+        _ => return Err(FtpError::BadSequence("HOST must come before USER.")),
+    }
+    log::info!(
+        "{}: HOST {}",
+        ctl.session.peer,
+        String::from_utf8_lossy(&name).escape_debug()
+    );
+    ctl.session.host = Some(name);
+    Ok(Reply::new(ReplyCode::ServiceReady, "Host accepted."))
 }

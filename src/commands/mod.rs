@@ -1,12 +1,16 @@
 //! Command handlers, grouped by concern; `dispatch` is the one table from `Command` to handler.
 //!
-//! - `login`: USER, PASS, ACCT, REIN, QUIT
+//! - `login`: USER, PASS, ACCT, REIN, QUIT, HOST
 //! - `navigation`: PWD, CWD, CDUP
 //! - `files`: MKD, RMD, DELE, RNFR, RNTO, SITE CHMOD
-//! - `info`: SYST, HELP, STAT, FEAT, OPTS, NOOP, SIZE, MDTM, ALLO, SMNT, SITE
+//! - `info`: SYST, HELP, STAT, FEAT, OPTS, LANG, NOOP, SIZE, MDTM, ALLO, SMNT, SITE
+//! - `facts`: MLST, MLSD, MFMT
+//! - `checksum`: HASH, RANG, XCRC
 //! - `transfers`: TYPE, STRU, MODE, PORT, PASV, EPSV, EPRT, REST, RETR, STOR, STOU, APPE, LIST,
 //!   NLST, ABOR
 
+mod checksum;
+mod facts;
 mod files;
 mod info;
 mod login;
@@ -40,8 +44,16 @@ pub fn dispatch(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
         Command::Help(arg) => info::help(arg.as_deref()),
         Command::Stat(None) => info::stat(ctl),
         Command::Stat(Some(path)) => transfers::stat_path(ctl, &path),
-        Command::Feat => info::feat(),
-        Command::Opts(arg) => info::opts(&arg),
+        Command::Feat => info::feat(ctl),
+        Command::Opts(arg) => info::opts(ctl, &arg),
+        Command::Lang(tag) => info::lang(tag.as_deref()),
+        Command::Host(name) => login::host(ctl, name),
+        Command::Mlst(path) => facts::mlst(ctl, path.as_deref()),
+        Command::Mlsd(path) => facts::mlsd(ctl, path.as_deref()),
+        Command::Mfmt(secs, nsec, path) => facts::mfmt(ctl, secs, nsec, &path),
+        Command::Hash(path) => checksum::hash(ctl, &path),
+        Command::Rang(start, end) => checksum::rang(ctl, start, end),
+        Command::Xcrc(path, start, end) => checksum::xcrc(ctl, &path, start, end),
         Command::Noop => info::noop(),
         Command::Size(path) => info::size(ctl, &path),
         Command::Mdtm(path) => info::mdtm(ctl, &path),

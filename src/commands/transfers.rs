@@ -55,10 +55,14 @@ fn refuse_after_epsv_all(ctl: &Control) -> Result<(), FtpError> {
 pub fn active(ctl: &mut Control, target: SocketAddr) -> Result<Reply, FtpError> {
     refuse_after_epsv_all(ctl)?;
     let local_ip = ctl.session.local.ip().to_canonical();
-    if target.is_ipv4() != local_ip.is_ipv4() && !ctl.ctx.config.allow_fxp {
+    if target.is_ipv4() != local_ip.is_ipv4() && !ctl.settings.config.allow_fxp {
         return Err(FtpError::UnsupportedProtocol);
     }
-    data_channel::check_active_target(target, ctl.session.peer.ip(), ctl.ctx.config.allow_fxp)?;
+    data_channel::check_active_target(
+        target,
+        ctl.session.peer.ip(),
+        ctl.settings.config.allow_fxp,
+    )?;
     ctl.session.data = Some(DataSetup::Active { target, local_ip });
     Ok(Reply::new(
         ReplyCode::CommandOk,
@@ -71,7 +75,7 @@ fn open_listener(ctl: &mut Control) -> Result<u16, FtpError> {
     // Drop any previous setup first so its port is free again.
     ctl.session.data = None;
     let local_ip = ctl.session.local.ip().to_canonical();
-    let listener = data_channel::open_passive(local_ip, ctl.ctx.config.pasv_ports)
+    let listener = data_channel::open_passive(local_ip, ctl.settings.config.pasv_ports)
         .map_err(|_| FtpError::CantOpenData)?;
     let port = listener
         .local_addr()
@@ -87,13 +91,13 @@ fn open_listener(ctl: &mut Control) -> Result<u16, FtpError> {
 /// PASV: 227 with h1,h2,h3,h4,p1,p2.
 pub fn pasv(ctl: &mut Control) -> Result<Reply, FtpError> {
     refuse_after_epsv_all(ctl)?;
-    let shown = match ctl.ctx.config.pasv_address {
+    let shown = match ctl.settings.config.pasv_address {
         Some(addr) => addr,
         None => ctl.session.local.ip().to_canonical(),
     };
     let IpAddr::V4(v4) = shown else {
-        // RFC 2428 §4: PASV cannot describe an IPv6 address; the client should use EPSV.
-        return Err(FtpError::UnsupportedProtocol);
+        // RFC 2428 §1: PASV is replaced by EPSV; its reply cannot describe an IPv6 address.
+        return Err(FtpError::PasvOnIpv6);
     };
     let port = open_listener(ctl)?;
     let o = v4.octets();
@@ -284,7 +288,7 @@ fn log_transfer(ctl: &Control, what: &str, path: &VirtualPath, outcome: Transfer
 fn build_listing(ctl: &Control, arg: Option<&[u8]>, long: bool) -> Result<Vec<u8>, FtpError> {
     let (flags, target) = listing::split_list_args(arg.unwrap_or(b""));
     let jail = ctl.session.jail()?;
-    let max = ctl.ctx.config.max_list_entries;
+    let max = ctl.settings.config.max_list_entries;
     let now = now_secs();
     let mut out = Vec::new();
     let target = target.unwrap_or_else(|| b".".to_vec());
