@@ -2,6 +2,7 @@
 
 use crate::auth::UserDb;
 use crate::config::{self, Config, KEYS};
+use crate::messages;
 use getopts::{Matches, Options};
 use std::path::Path;
 
@@ -298,7 +299,8 @@ fn build_config(m: &Matches) -> Result<Config, String> {
     Ok(config)
 }
 
-/// The `-t` checks beyond parsing: cross-field validation and the users file.
+/// The `-t` checks beyond parsing: cross-field validation, the users file, the `run_as` user
+/// and the banner file.
 fn check(config: Config) -> Result<Config, String> {
     let mut problems = Vec::new();
     if let Err(e) = config.validate() {
@@ -311,6 +313,22 @@ fn check(config: Config) -> Result<Config, String> {
             }
             Ok(_) => {}
             Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if let Some(name) = &config.run_as {
+        // The same lookup privilege::drop_privileges makes at startup.
+        match nix::unistd::User::from_name(name) {
+            Ok(Some(user)) if user.uid.is_root() => {
+                problems.push(format!("run_as: user '{name}' has uid 0"));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => problems.push(format!("run_as: no user '{name}' in /etc/passwd")),
+            Err(e) => problems.push(format!("run_as: cannot look up '{name}': {e}")),
+        }
+    }
+    if let Some(path) = &config.banner_file {
+        if let Err(e) = messages::read_banner_file(path) {
+            problems.push(format!("banner_file: {e}"));
         }
     }
     if problems.is_empty() {
@@ -649,6 +667,41 @@ mod tests {
             parse(&["-t", "-A", "-r", "/srv"]),
             Ok(CliAction::CheckConfig(_))
         ));
+    }
+
+    #[test]
+    fn test_config_checks_run_as_and_banner_file() {
+        let tmp = TempDir::new("check-device");
+        let banner = tmp.file("banner", "Hello\n");
+        assert!(matches!(
+            parse(&[
+                "-t",
+                "-A",
+                "-r",
+                "/srv",
+                "-o",
+                &format!("banner_file={banner}")
+            ]),
+            Ok(CliAction::CheckConfig(_))
+        ));
+        let missing = tmp.0.join("no-banner").display().to_string();
+        match parse(&[
+            "-t",
+            "-A",
+            "-r",
+            "/srv",
+            "-o",
+            &format!("banner_file={missing}"),
+        ]) {
+            Ok(CliAction::CheckFailed(msg)) => assert!(msg.starts_with("banner_file: "), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+        for (user, needle) in [("no-such-user-ferroftpd", "no user"), ("root", "uid 0")] {
+            match parse(&["-t", "-A", "-r", "/srv", "-o", &format!("run_as={user}")]) {
+                Ok(CliAction::CheckFailed(msg)) => assert!(msg.contains(needle), "{msg}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -1291,6 +1291,21 @@ connect_from_port_20 = no
     }
 
     #[test]
+    fn the_sample_users_file_in_etc_parses_with_its_examples() {
+        let text = include_str!("../etc/ferroftpd.users");
+        let db = crate::auth::UserDb::parse(text, "etc/ferroftpd.users").expect("parses");
+        assert!(db.is_empty(), "the sample must not ship an active account");
+        let examples: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(":$"))
+            .collect();
+        assert!(examples.len() >= 2, "examples are shown");
+        let db = crate::auth::UserDb::parse(&examples.join("\n"), "examples").expect("examples");
+        assert_eq!(db.len(), examples.len());
+    }
+
+    #[test]
     fn validate_catches_out_of_range_fields_set_in_code() {
         let base = Config {
             users: Some(PathBuf::from("/etc/users")),
