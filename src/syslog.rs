@@ -32,8 +32,6 @@ pub struct Syslog {
     path: PathBuf,
     /// Records above this level are dropped.
     level: LevelFilter,
-    /// The pid in the tag, fixed when the logger is made (after any daemonize fork).
-    pid: u32,
     /// The connected socket; `None` until the next message reconnects.
     socket: Mutex<Option<UnixDatagram>>,
 }
@@ -44,7 +42,6 @@ impl Syslog {
         Syslog {
             path: path.to_path_buf(),
             level,
-            pid: std::process::id(),
             socket: Mutex::new(None),
         }
     }
@@ -116,7 +113,9 @@ impl Log for Syslog {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
         let text = record.args().to_string();
-        self.send(format_message(record.level(), now, self.pid, &text).as_bytes());
+        // Read the pid each time: the logger may be installed before the daemonize fork.
+        let pid = std::process::id();
+        self.send(format_message(record.level(), now, pid, &text).as_bytes());
     }
 
     fn flush(&self) {}
