@@ -30,7 +30,11 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         CliAction::Run(config) => {
-            init_logging(config.verbose);
+            if config.inetd {
+                // Under inetd stderr can be the client's socket: log lines must not reach it.
+                let _ = ferroftpd::daemon::detach_stderr_from_connection();
+            }
+            init_logging(&config);
             // SIGHUP re-reads the same file with the same command-line options on top.
             let reload: ferroftpd::startup::Reloader =
                 Box::new(move || match cli::parse_args(&args) {
@@ -49,12 +53,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let level = match verbose {
+fn init_logging(config: &ferroftpd::config::Config) {
+    let level = match config.verbose {
         0 => log::LevelFilter::Info,
         1 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,
     };
+    if config.syslog {
+        match ferroftpd::syslog::init(&config.syslog_socket, level) {
+            Ok(()) => return,
+            Err(e) => eprintln!("ferroftpd: {e}; logging to stderr"),
+        }
+    }
     let mut builder = env_logger::Builder::new();
     builder.filter_level(level);
     // FERROFTPD_LOG=debug and the like still override the level, for debugging a device.
