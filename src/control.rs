@@ -136,6 +136,14 @@ impl Control {
     }
 
     fn greeting(&self) -> Reply {
+        if let Some(lines) = self
+            .settings
+            .banner_lines
+            .as_ref()
+            .filter(|l| !l.is_empty())
+        {
+            return Reply::multi(ReplyCode::ServiceReady, lines.clone());
+        }
         let text = self
             .settings
             .config
@@ -269,9 +277,17 @@ impl Control {
         setup: Option<DataSetup>,
         opening: Option<Reply>,
     ) -> Result<(Reply, TransferOutcome), FtpError> {
+        let cfg = &self.settings.config;
+        let rate = match &payload {
+            Payload::SendFile { .. } | Payload::SendBytes(_) => cfg.download_rate,
+            Payload::Receive { .. } => cfg.upload_rate,
+            Payload::Checksum { .. } => 0,
+        };
         let policy = DataPolicy {
-            allow_fxp: self.settings.config.allow_fxp,
-            timeout: self.settings.config.data_timeout,
+            allow_fxp: cfg.allow_fxp,
+            timeout: cfg.data_timeout,
+            rate,
+            from_port_20: cfg.connect_from_port_20,
         };
         let is_transfer = setup.is_some();
         let (job, handle) =

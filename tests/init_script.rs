@@ -1,10 +1,7 @@
 //! The BusyBox init script `etc/init.d/S50ferroftpd` driving the real binary in `-d -P` mode:
 //! start, status, reload, start again, stop, under BusyBox `sh` and `start-stop-daemon`.
 //!
-//! Ignored until startup wires `daemon`/`pidfile` (bind -> daemon::daemonize -> PidFile ->
-//! ... -> Detached::ready): before that `-d` stays in the foreground and `start` would hang.
-//! Run with `cargo test --test init_script -- --ignored`. Without busybox it prints SKIP
-//! locally and fails under CI.
+//! Without busybox it prints SKIP locally and fails under CI.
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
@@ -112,7 +109,6 @@ fn greeting(port: u16) -> String {
 }
 
 #[test]
-#[ignore = "enable once startup wires -d/-P (daemon::daemonize, PidFile, Detached::ready)"]
 fn init_script_starts_reloads_and_stops_the_daemon() {
     if Command::new("busybox").arg("true").output().is_err() {
         assert!(
