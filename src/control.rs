@@ -44,6 +44,10 @@ impl ControlConn {
         let local = stream.local_addr()?;
         // Replies are small and answered one by one: Nagle would only add latency.
         stream.set_nodelay(true)?;
+        // Urgent data stays in the stream: Python's ftplib sends all of "ABOR\r\n" with
+        // MSG_OOB, and without this its last byte would be pulled out of band (RFC 959
+        // §4.1.3 Synch; the line reader drops the Telnet IP/DM bytes either way).
+        socket2::SockRef::from(&stream).set_out_of_band_inline(true)?;
         let output = File::from(OwnedFd::from(stream.try_clone()?));
         let input = File::from(OwnedFd::from(stream));
         Ok(ControlConn {
