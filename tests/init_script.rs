@@ -19,10 +19,7 @@ impl Sandbox {
         // Unique per test: the tests of this file run in parallel in one process.
         static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!(
-            "ferroftpd-initd-{}-{n}",
-            std::process::id()
-        ));
+        let dir = std::env::temp_dir().join(format!("ferroftpd-initd-{}-{n}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("srv")).expect("mkdir");
         std::fs::create_dir_all(dir.join("run")).expect("mkdir");

@@ -15,7 +15,10 @@ fn a_panicking_session_closes_alone() {
     let mut other = srv.anon();
     let mut victim = srv.anon();
     victim.send("SITE PANIC");
-    assert!(victim.wait_closed(IO_TIMEOUT).is_ok(), "the panicking session must close");
+    assert!(
+        victim.wait_closed(IO_TIMEOUT).is_ok(),
+        "the panicking session must close"
+    );
     // The daemon and the other session live on.
     other.expect("NOOP", 200);
     assert_eq!(other.retr("f"), b"still here");
@@ -24,7 +27,10 @@ fn a_panicking_session_closes_alone() {
     // Stopping explicitly: the harness fails any test whose server logged a panic, and here
     // the panic is the point.
     let logs = srv.stop();
-    assert!(logs.contains("session panicked; connection closed"), "{logs}");
+    assert!(
+        logs.contains("session panicked; connection closed"),
+        "{logs}"
+    );
 }
 
 #[test]
