@@ -35,6 +35,7 @@ fn main() -> ExitCode {
                 let _ = ferroftpd::daemon::detach_stderr_from_connection();
             }
             init_logging(&config);
+            log_panics();
             // SIGHUP re-reads the same file with the same command-line options on top.
             let reload: ferroftpd::startup::Reloader =
                 Box::new(move || match cli::parse_args(&args) {
@@ -76,4 +77,24 @@ fn init_logging(config: &ferroftpd::config::Config) {
         writeln!(buf, "ferroftpd: {:<5} {}", record.level(), record.args())
     });
     builder.init();
+}
+
+/// Panics go through the logger (syslog on a device, where stderr may be /dev/null), keeping
+/// the standard "panicked at" wording that log watchers and the tests look for.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        log::error!("thread '{name}' panicked at {location}: {payload}");
+    }));
 }
