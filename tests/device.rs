@@ -1452,13 +1452,16 @@ fn system_user_logs_in_and_owns_its_files_in_a_private_mount_namespace() {
     )
     .unwrap();
     fs::write(&ftpusers, "# denied accounts\ndenied\n").unwrap();
+    // The runner prefix (FERROFTPD_RUNNER), if any, runs inside the namespace too.
+    let server = server_command();
     let mut cmd = Command::new("unshare");
     cmd.args(["--mount", "--propagation", "private", "--", "sh", "-c"])
         .arg(r#"mount --bind "$1" /etc/passwd && mount --bind "$2" /etc/shadow && shift 2 && exec "$@""#)
         .arg("sh")
         .arg(&passwd)
         .arg(&shadow)
-        .arg(server_bin())
+        .arg(server.get_program())
+        .args(server.get_args())
         .args(site.args(&["-o", "system_users=yes", "-o", &format!("ftpusers={}", ftpusers.display())]))
         .args(["-o", "ban_after=0", "-o", "max_login_failures=10"])
         .stdin(Stdio::null());
