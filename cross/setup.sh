@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# cross/setup.sh — install what `make cross` / `make qemu-test` need on a Debian 12 or Ubuntu
+# x86_64 host. Idempotent: a second run changes nothing and takes well under a second.
+#
+#   * rustc-web + cargo-web + rust-web-src (Debian 12 security archive: a current rustc whose
+#     std *source* sits where `-Z build-std` looks), linked into rustup as the toolchain
+#     "debian-web" so rustup's own default toolchain keeps serving native builds;
+#   * qemu-user-static (qemu-arm-static, qemu-aarch64-static, qemu-mips{,el}-static);
+#   * zig from PyPI (package "ziglang") in a venv: the linker for every *-musl target, and the
+#     provider of musl's libc.a, crt files and libunwind for each architecture.
+#
+# Nothing here adds dpkg foreign architectures or registers binfmt handlers: the host stays as
+# it was apart from the packages and the venv.
+#
+# Environment knobs (defaults in brackets):
+#   ZIG_VENV [/opt/zig-venv]   where the zig venv lives; the Makefile looks there too
+#   ZIG_VERSION [0.17.0]       pinned: zig's bundled musl/libunwind is part of the build
+#   RUST_TOOLCHAIN_NAME [debian-web]
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+
+ZIG_VENV=${ZIG_VENV:-/opt/zig-venv}
+ZIG_VERSION=${ZIG_VERSION:-0.17.0}
+RUST_TOOLCHAIN_NAME=${RUST_TOOLCHAIN_NAME:-debian-web}
+
+say() { printf 'cross/setup: %s\n' "$*"; }
+die() { printf 'cross/setup: error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(uname -m)" = x86_64 ] || die "only x86_64 hosts are supported (found $(uname -m))"
+command -v dpkg-query >/dev/null || die "needs a Debian/Ubuntu host (no dpkg-query)"
+SUDO=
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null || die "run as root or install sudo"
+    SUDO=sudo
+fi
+
+# --- apt ------------------------------------------------------------------------------------
+# libstd-rust-web-dev is the x86_64 std of rustc-web: build scripts and proc macros run on the
+# host and use it. python3-venv is needed for the zig venv.
+pkgs=(rustc-web cargo-web rust-web-src libstd-rust-web-dev qemu-user-static python3-venv)
+missing=()
+for p in "${pkgs[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    say "installing: ${missing[*]}"
+    apt=($SUDO apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+    "${apt[@]}" update
+    "${apt[@]}" install -y --no-install-recommends "${pkgs[@]}"
+fi
+
+# build-std compiles the std source against this exact rustc: the two must come from the same
+# Debian upload, or std fails to build with confusing errors.
+rustc_ver=$(dpkg-query -W -f='${Version}' rustc-web)
+src_ver=$(dpkg-query -W -f='${Version}' rust-web-src)
+[ "$rustc_ver" = "$src_ver" ] || die "rustc-web $rustc_ver and rust-web-src $src_ver differ; apt-get install both again"
+[ -f /usr/lib/rustlib/src/rust/library/Cargo.lock ] ||
+    die "rust-web-src did not provide /usr/lib/rustlib/src/rust/library (needed by -Z build-std)"
+
+# --- rustup link ----------------------------------------------------------------------------
+# With rustup on PATH, `cargo` is rustup's proxy; the link lets RUSTUP_TOOLCHAIN=debian-web pick
+# /usr/bin/{cargo,rustc}. Without rustup, /usr/bin/cargo is used directly and needs no link.
+if command -v rustup >/dev/null; then
+    if ! rustup toolchain list | grep -q "^$RUST_TOOLCHAIN_NAME\b"; then
+        say "linking /usr as rustup toolchain $RUST_TOOLCHAIN_NAME"
+        rustup toolchain link "$RUST_TOOLCHAIN_NAME" /usr
+    fi
+fi
+
+# --- zig ------------------------------------------------------------------------------------
+zig="$ZIG_VENV/bin/zig"
+if ! { [ -x "$zig" ] && [ "$("$zig" version 2>/dev/null)" = "$ZIG_VERSION" ]; }; then
+    say "installing zig $ZIG_VERSION into $ZIG_VENV"
+    # Debian's python, not a pyenv/conda one that may lack venv support or vanish later.
+    py=/usr/bin/python3
+    [ -x "$ZIG_VENV/bin/python" ] || $SUDO "$py" -m venv "$ZIG_VENV"
+    $SUDO "$ZIG_VENV/bin/pip" install --quiet --disable-pip-version-check "ziglang==$ZIG_VERSION"
+    # The wheel ships the zig binary inside the package, without a console script; link it.
+    zdir=$("$ZIG_VENV/bin/python" -c 'import ziglang, os; print(os.path.dirname(ziglang.__file__))')
+    $SUDO ln -sf "$zdir/zig" "$zig"
+fi
+[ "$("$zig" version)" = "$ZIG_VERSION" ] || die "$zig is not zig $ZIG_VERSION"
+
+say "OK: $(/usr/bin/rustc -V), zig $("$zig" version), $(qemu-arm-static --version | head -n 1)"
