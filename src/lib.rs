@@ -17,6 +17,7 @@ pub mod jail;
 pub mod line_reader;
 pub mod listener;
 pub mod listing;
+pub mod oldkernel;
 pub mod reply;
 pub mod session;
 pub mod startup;
