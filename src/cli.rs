@@ -1,1 +1,627 @@
-//! (placeholder: cli)
+//! The command line: getopts options layered over the config file, and `--help` with defaults.
+
+use crate::auth::UserDb;
+use crate::config::{self, Config, KEYS};
+use getopts::{Matches, Options};
+use std::path::Path;
+
+/// What the binary should do after reading its arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub enum CliAction {
+    /// Print this help text to stdout and exit 0.
+    Help(String),
+    /// Print this version line to stdout and exit 0.
+    Version(String),
+    /// `-t`: the config and users file are fine; say so and exit 0.
+    CheckConfig(Config),
+    /// `-t`: these problems (one a line) go to stderr, and the exit status is 1.
+    CheckFailed(String),
+    /// Start the server with this validated config.
+    Run(Config),
+}
+
+/// Options that set one config key from their value: (long name, config key).
+const VALUE_OPTIONS: &[(&str, &str)] = &[
+    ("port", "port"),
+    ("root", "root"),
+    ("users", "users"),
+    ("pasv-ports", "pasv_ports"),
+    ("pasv-address", "pasv_address"),
+    ("max-clients", "max_clients"),
+    ("max-per-ip", "max_per_ip"),
+    ("data-threads", "data_threads"),
+];
+
+/// Flags that switch one boolean config key on: (long name, config key).
+const FLAG_OPTIONS: &[(&str, &str)] = &[("anonymous", "anonymous"), ("allow-fxp", "allow_fxp")];
+
+/// The default of `key` as the help shows it.
+fn default_of(key: &str) -> String {
+    Config::default()
+        .get(key)
+        .unwrap_or_else(|| "unset".to_string())
+}
+
+fn options() -> Options {
+    let mut o = Options::new();
+    o.optmulti(
+        "l",
+        "listen",
+        &format!(
+            "address to listen on; repeat for more; replaces the config list (default {})",
+            default_of("listen")
+        ),
+        "ADDR",
+    );
+    o.optopt(
+        "p",
+        "port",
+        &format!(
+            "control port, 0 picks a free one (default {})",
+            default_of("port")
+        ),
+        "PORT",
+    );
+    o.optopt(
+        "r",
+        "root",
+        "anonymous root directory (default unset)",
+        "DIR",
+    );
+    o.optopt(
+        "U",
+        "users",
+        "users file, lines name:hash:home:rw|ro (default unset)",
+        "FILE",
+    );
+    o.optflag(
+        "A",
+        "anonymous",
+        "allow read-only anonymous logins in the root directory (default off)",
+    );
+    o.optopt(
+        "",
+        "pasv-ports",
+        "passive port range (default: any free port)",
+        "LO-HI",
+    );
+    o.optopt(
+        "",
+        "pasv-address",
+        "IPv4 address to advertise in PASV replies, for NAT (default: the local address)",
+        "ADDR",
+    );
+    o.optopt(
+        "",
+        "max-clients",
+        &format!(
+            "control connections in total (default {})",
+            default_of("max_clients")
+        ),
+        "N",
+    );
+    o.optopt(
+        "",
+        "max-per-ip",
+        &format!(
+            "control connections per client address (default {})",
+            default_of("max_per_ip")
+        ),
+        "N",
+    );
+    o.optopt(
+        "",
+        "data-threads",
+        &format!(
+            "data transfer threads, 1-256 (default {})",
+            default_of("data_threads")
+        ),
+        "N",
+    );
+    o.optflag(
+        "",
+        "allow-fxp",
+        "allow server-to-server (FXP) transfers (default off)",
+    );
+    o.optopt(
+        "c",
+        "config",
+        "read settings from FILE (key = value lines) before the options",
+        "FILE",
+    );
+    o.optmulti(
+        "o",
+        "option",
+        "set any config key (see the list below); repeatable",
+        "KEY=VALUE",
+    );
+    o.optflag(
+        "f",
+        "foreground",
+        "stay in the foreground (the only mode for now; accepted for init scripts)",
+    );
+    o.optflag(
+        "t",
+        "test-config",
+        "check the config and users file, print problems, exit 0 if fine or 1",
+    );
+    o.optflagmulti(
+        "v",
+        "verbose",
+        "more logging: -v debug, -vv trace (raises `verbose`)",
+    );
+    o.optflag("h", "help", "print this help and exit");
+    o.optflag("V", "version", "print the version and exit");
+    o
+}
+
+fn help_text(opts: &Options) -> String {
+    let brief = "Usage: ferroftpd [options]\n\n\
+        A small, confined FTP server for embedded Linux. It runs in the foreground.\n\
+        Settings start from the defaults, then the -c file, then the options in the order\n\
+        given (a later option wins; all -l together replace the listen list).";
+    let mut text = opts.usage(brief);
+    text.push_str("\nConfig keys (`key = value` in the -c file, or -o key=value; `-` or `_`):\n");
+    let width = KEYS.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (key, description) in KEYS {
+        text.push_str(&format!(
+            "    {key:<width$}  {description} (default {})\n",
+            default_of(key)
+        ));
+    }
+    text
+}
+
+/// Turn the arguments (without argv\[0\]) into an action; `Err` is a usage message (exit 2).
+pub fn parse_args(args: &[String]) -> Result<CliAction, String> {
+    let opts = options();
+    let matches = opts.parse(args).map_err(|e| format!("{e} (try --help)"))?;
+    if let Some(extra) = matches.free.first() {
+        return Err(format!("unexpected argument '{extra}' (try --help)"));
+    }
+    if matches.opt_present("help") {
+        return Ok(CliAction::Help(help_text(&opts)));
+    }
+    if matches.opt_present("version") {
+        return Ok(CliAction::Version(format!(
+            "ferroftpd {}",
+            env!("CARGO_PKG_VERSION")
+        )));
+    }
+    let config = build_config(&matches);
+    if matches.opt_present("test-config") {
+        return Ok(match config.and_then(check) {
+            Ok(config) => CliAction::CheckConfig(config),
+            Err(problems) => CliAction::CheckFailed(problems),
+        });
+    }
+    let config = config?;
+    config.validate()?;
+    Ok(CliAction::Run(config))
+}
+
+/// One setting taken from the command line, to be applied in command-line order.
+enum Setting {
+    /// Set `key` to `value`; `label` names the option in errors.
+    Key {
+        label: String,
+        key: String,
+        value: String,
+    },
+    /// One `-v`.
+    Verbose,
+}
+
+/// Defaults, then the `-c` file, then every option in the order it was given.
+fn build_config(m: &Matches) -> Result<Config, String> {
+    let mut config = match m.opt_str("config") {
+        Some(path) => config::load(Path::new(&path)).map_err(|e| e.to_string())?,
+        None => Config::default(),
+    };
+
+    let mut settings: Vec<(usize, Setting)> = Vec::new();
+    for (long, key) in VALUE_OPTIONS {
+        for (pos, value) in m.opt_strs_pos(long) {
+            let label = format!("--{long}");
+            let (key, value) = (key.to_string(), value);
+            settings.push((pos, Setting::Key { label, key, value }));
+        }
+    }
+    for (long, key) in FLAG_OPTIONS {
+        for pos in m.opt_positions(long) {
+            let (label, key, value) = (format!("--{long}"), key.to_string(), "yes".to_string());
+            settings.push((pos, Setting::Key { label, key, value }));
+        }
+    }
+    // All -l together form the new list, placed where the last one stood.
+    let listens = m.opt_strs_pos("listen");
+    if let Some((pos, _)) = listens.last() {
+        let value = listens
+            .iter()
+            .map(|(_, v)| v.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let (label, key) = ("--listen".to_string(), "listen".to_string());
+        settings.push((*pos, Setting::Key { label, key, value }));
+    }
+    for (pos, arg) in m.opt_strs_pos("option") {
+        let Some((key, value)) = arg.split_once('=') else {
+            return Err(format!("-o '{arg}': expected KEY=VALUE"));
+        };
+        let label = format!("-o '{arg}'");
+        let (key, value) = (key.trim().to_string(), value.trim().to_string());
+        settings.push((pos, Setting::Key { label, key, value }));
+    }
+    for pos in m.opt_positions("verbose") {
+        settings.push((pos, Setting::Verbose));
+    }
+    settings.sort_by_key(|(pos, _)| *pos);
+
+    for (_, setting) in settings {
+        match setting {
+            Setting::Key { label, key, value } => {
+                config
+                    .apply(&key, &value)
+                    .map_err(|message| format!("{label}: {message}"))?;
+            }
+            Setting::Verbose => config.verbose = (config.verbose + 1).min(2),
+        }
+    }
+    Ok(config)
+}
+
+/// The `-t` checks beyond parsing: cross-field validation and the users file.
+fn check(config: Config) -> Result<Config, String> {
+    let mut problems = Vec::new();
+    if let Err(e) = config.validate() {
+        problems.push(e);
+    }
+    if let Some(path) = &config.users {
+        match UserDb::load(path) {
+            Ok(db) if db.is_empty() && !config.anonymous => {
+                problems.push(format!("{}: defines no user", path.display()));
+            }
+            Ok(_) => {}
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if problems.is_empty() {
+        Ok(config)
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::IpAddr;
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    // `openssl passwd -1 -salt md5SaLt8 'tr0ub4dor&3'`
+    const MD5: &str = "$1$md5SaLt8$95sGexamDPGd6KWwv.Tm50";
+
+    /// A fresh directory per test, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir =
+                std::env::temp_dir().join(format!("ferroftpd-cli-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            TempDir(dir)
+        }
+
+        fn file(&self, name: &str, text: &str) -> String {
+            let path = self.0.join(name);
+            std::fs::write(&path, text).expect("write");
+            path.display().to_string()
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn parse(args: &[&str]) -> Result<CliAction, String> {
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        parse_args(&args)
+    }
+
+    /// Parse arguments that must give `Run`; adds `-U /u` so validation passes.
+    fn run(args: &[&str]) -> Config {
+        let mut all = vec!["-U", "/u"];
+        all.extend_from_slice(args);
+        match parse(&all) {
+            Ok(CliAction::Run(c)) => c,
+            other => panic!("{args:?}: {other:?}"),
+        }
+    }
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("ip")
+    }
+
+    #[test]
+    fn help_lists_every_option_key_and_default() {
+        let Ok(CliAction::Help(text)) = parse(&["--help"]) else {
+            panic!("help");
+        };
+        for needle in [
+            "--listen",
+            "--port",
+            "--root",
+            "--users",
+            "--anonymous",
+            "--pasv-ports",
+            "--pasv-address",
+            "--max-clients",
+            "--max-per-ip",
+            "--data-threads",
+            "--allow-fxp",
+            "--config",
+            "--option",
+            "--foreground",
+            "--test-config",
+            "--verbose",
+            "--help",
+            "--version",
+            "(default 21)",
+            "(default 64)",
+            "(default 32)",
+            "(default 8)",
+            "(default 0.0.0.0)",
+            "only mode",
+        ] {
+            assert!(text.contains(needle), "missing {needle}");
+        }
+        for (key, _) in KEYS {
+            assert!(text.contains(&format!("    {key} ")), "missing key {key}");
+        }
+        assert!(text.contains("(default 300)") && text.contains("(default 022)"));
+        // -h wins over everything else, even values that would not parse.
+        assert!(matches!(parse(&["-p", "x", "-h"]), Ok(CliAction::Help(_))));
+    }
+
+    #[test]
+    fn version() {
+        assert_eq!(
+            parse(&["-V"]),
+            Ok(CliAction::Version(format!(
+                "ferroftpd {}",
+                env!("CARGO_PKG_VERSION")
+            )))
+        );
+    }
+
+    #[test]
+    fn every_option_sets_its_key() {
+        let c = run(&[
+            "-l",
+            "127.0.0.1",
+            "-p",
+            "2121",
+            "-r",
+            "/srv",
+            "-A",
+            "--pasv-ports",
+            "5000-5010",
+            "--pasv-address",
+            "192.0.2.1",
+            "--max-clients",
+            "9",
+            "--max-per-ip",
+            "3",
+            "--data-threads",
+            "2",
+            "--allow-fxp",
+            "-f",
+            "-v",
+        ]);
+        assert_eq!(c.listen, vec![ip("127.0.0.1")]);
+        assert_eq!(c.port, 2121);
+        assert_eq!(c.root, Some(PathBuf::from("/srv")));
+        assert_eq!(c.users, Some(PathBuf::from("/u")));
+        assert!(c.anonymous);
+        assert_eq!(c.pasv_ports, Some((5000, 5010)));
+        assert_eq!(c.pasv_address, Some(ip("192.0.2.1")));
+        assert_eq!(c.max_clients, 9);
+        assert_eq!(c.max_per_ip, 3);
+        assert_eq!(c.data_threads, 2);
+        assert!(c.allow_fxp);
+        assert_eq!(c.verbose, 1);
+    }
+
+    #[test]
+    fn no_options_at_all_needs_a_login_method() {
+        let err = parse(&[]).expect_err("nobody can log in");
+        assert!(err.contains("nobody can log in"), "{err}");
+        assert_eq!(
+            parse(&["-U", "/u"]),
+            Ok(CliAction::Run(Config {
+                users: Some(PathBuf::from("/u")),
+                ..Config::default()
+            }))
+        );
+    }
+
+    #[test]
+    fn listen_is_repeatable_and_replaces_the_file_list() {
+        let tmp = TempDir::new("listen");
+        let conf = tmp.file("c.conf", "listen = 10.0.0.1, 10.0.0.2\nusers = /u\n");
+        match parse(&["-c", &conf]) {
+            Ok(CliAction::Run(c)) => assert_eq!(c.listen, vec![ip("10.0.0.1"), ip("10.0.0.2")]),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["-c", &conf, "-l", "::1", "--listen", "127.0.0.1"]) {
+            Ok(CliAction::Run(c)) => assert_eq!(c.listen, vec![ip("::1"), ip("127.0.0.1")]),
+            other => panic!("{other:?}"),
+        }
+        let err = parse(&["-U", "/u", "-l", "::1", "-l", "::1"]).expect_err("dup");
+        assert!(err.starts_with("--listen: "), "{err}");
+    }
+
+    #[test]
+    fn options_override_the_config_file() {
+        let tmp = TempDir::new("precedence");
+        let conf = tmp.file(
+            "c.conf",
+            "port = 2121\nmax_clients = 5\nusers = /etc/u\nverbose = 1\n",
+        );
+        let Ok(CliAction::Run(c)) = parse(&["-p", "3000", "-c", &conf, "-o", "max-per-ip=4"])
+        else {
+            panic!("run");
+        };
+        assert_eq!(c.port, 3000, "option beats file, wherever -c stands");
+        assert_eq!(c.max_clients, 5, "file beats default");
+        assert_eq!(c.max_per_ip, 4);
+        assert_eq!(c.data_threads, 8, "default kept");
+        assert_eq!(c.users, Some(PathBuf::from("/etc/u")));
+        assert_eq!(c.verbose, 1);
+    }
+
+    #[test]
+    fn later_options_win() {
+        assert_eq!(run(&["-p", "1", "-o", "port=2"]).port, 2);
+        assert_eq!(run(&["-o", "port=2", "-p", "1"]).port, 1);
+        assert!(!run(&["-A", "-r", "/r", "-o", "anonymous=no"]).anonymous);
+        assert_eq!(run(&["-o", "verbose=0", "-v"]).verbose, 1);
+        assert_eq!(run(&["-v", "-o", "verbose=0"]).verbose, 0);
+        assert_eq!(run(&["-vvvv"]).verbose, 2, "saturates at trace");
+    }
+
+    #[test]
+    fn option_flag_sets_any_key() {
+        let c = run(&[
+            "-o",
+            "idle_timeout=10",
+            "-o",
+            "login-fail-delay-ms = 5",
+            "--option",
+            "banner=Hi\\nthere",
+            "-oumask=077",
+        ]);
+        assert_eq!(c.idle_timeout, Duration::from_secs(10));
+        assert_eq!(c.login_fail_delay, Duration::from_millis(5));
+        assert_eq!(c.banner.as_deref(), Some("Hi\nthere"));
+        assert_eq!(c.umask, 0o077);
+    }
+
+    #[test]
+    fn option_flag_errors() {
+        assert_eq!(
+            parse(&["-o", "prot=21"]),
+            Err("-o 'prot=21': unknown key 'prot'".to_string())
+        );
+        assert_eq!(
+            parse(&["-o", "port"]),
+            Err("-o 'port': expected KEY=VALUE".to_string())
+        );
+        let err = parse(&["-o", "umask=999"]).expect_err("bad umask");
+        assert!(err.starts_with("-o 'umask=999': umask: "), "{err}");
+    }
+
+    #[test]
+    fn bad_port_is_an_error() {
+        for bad in ["65536", "abc", "-1", ""] {
+            let err = parse(&["-U", "/u", "-p", bad]).expect_err(bad);
+            assert!(err.starts_with("--port: port: "), "{err}");
+        }
+        assert!(parse(&["-p"]).is_err(), "missing value");
+    }
+
+    #[test]
+    fn usage_errors() {
+        let err = parse(&["--no-such-option"]).expect_err("unknown");
+        assert!(
+            err.contains("no-such-option") && err.contains("--help"),
+            "{err}"
+        );
+        let err = parse(&["-U", "/u", "stray"]).expect_err("free argument");
+        assert!(err.contains("'stray'"), "{err}");
+        assert!(
+            parse(&["-p", "1", "-p", "2"]).is_err(),
+            "single-valued option twice"
+        );
+    }
+
+    #[test]
+    fn config_file_errors_name_file_and_line() {
+        let tmp = TempDir::new("conffile");
+        let conf = tmp.file("bad.conf", "port = 21\nbogus = 1\n");
+        assert_eq!(
+            parse(&["-c", &conf]),
+            Err(format!("{conf}:2: unknown key 'bogus'"))
+        );
+        let missing = tmp.0.join("missing.conf").display().to_string();
+        let err = parse(&["-c", &missing]).expect_err("missing");
+        assert!(err.starts_with(&format!("{missing}: ")), "{err}");
+    }
+
+    #[test]
+    fn test_config_passes_a_good_setup() {
+        let tmp = TempDir::new("check-ok");
+        let users = tmp.file("users", &format!("carol:{MD5}:/srv/carol:rw\n"));
+        match parse(&["-t", "-U", &users]) {
+            Ok(CliAction::CheckConfig(c)) => {
+                assert_eq!(c.users.as_deref(), Some(Path::new(&users)))
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["-t", "-A", "-r", "/srv"]),
+            Ok(CliAction::CheckConfig(_))
+        ));
+    }
+
+    #[test]
+    fn test_config_reports_users_file_and_validation_problems() {
+        let tmp = TempDir::new("check-bad");
+        let users = tmp.file(
+            "users",
+            &format!("carol:{MD5}:/srv/carol:rw\ndan:$y$x$y:/d:rw\n"),
+        );
+        match parse(&["--test-config", "-U", &users]) {
+            Ok(CliAction::CheckFailed(msg)) => {
+                assert!(msg.starts_with(&format!("{users}:2: unsupported")), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        // Validation and the users file are both reported, one a line.
+        match parse(&["-t", "-U", &users, "-o", "anonymous=yes"]) {
+            Ok(CliAction::CheckFailed(msg)) => {
+                let lines: Vec<&str> = msg.lines().collect();
+                assert_eq!(lines.len(), 2, "{msg}");
+                assert!(lines[0].contains("needs root"), "{msg}");
+            }
+            other => panic!("{other:?}"),
+        }
+        let empty = tmp.file("empty", "# nobody yet\n");
+        match parse(&["-t", "-U", &empty]) {
+            Ok(CliAction::CheckFailed(msg)) => assert!(msg.contains("defines no user"), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+        // Config file and option errors under -t are check failures too, not usage errors.
+        let conf = tmp.file("bad.conf", "max_clients = 0\n");
+        match parse(&["-t", "-c", &conf]) {
+            Ok(CliAction::CheckFailed(msg)) => {
+                assert!(msg.starts_with(&format!("{conf}:1: ")), "{msg}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(
+            parse(&["-t", "-p", "x"]),
+            Ok(CliAction::CheckFailed(_))
+        ));
+        // A missing users file is found by -t (Run leaves that to startup).
+        let missing = tmp.0.join("nope").display().to_string();
+        assert!(matches!(
+            parse(&["-t", "-U", &missing]),
+            Ok(CliAction::CheckFailed(_))
+        ));
+    }
+}

@@ -1,1 +1,914 @@
-//! (placeholder: config)
+//! The one typed `Config`: its defaults, the `key = value` file, and the single setter behind both.
+
+use std::fmt;
+use std::io::Read;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Every setting of the server; [`Config::default`] holds the documented defaults.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Config {
+    /// `listen`: addresses to bind, one listener each (comma-separated in a file).
+    pub listen: Vec<IpAddr>,
+    /// `port`: control port; 0 picks a free port.
+    pub port: u16,
+    /// `root`: the anonymous root directory.
+    pub root: Option<PathBuf>,
+    /// `users`: the users file (see `auth::UserDb`).
+    pub users: Option<PathBuf>,
+    /// `anonymous`: allow `anonymous`/`ftp` logins, read-only, in `root`.
+    pub anonymous: bool,
+    /// `pasv_ports` `LO-HI`: passive ports to choose from; `None` lets the kernel pick.
+    pub pasv_ports: Option<(u16, u16)>,
+    /// `pasv_address`: IPv4 address advertised in PASV replies (for NAT); `None` = local address.
+    pub pasv_address: Option<IpAddr>,
+    /// `max_clients`: control connections in total.
+    pub max_clients: usize,
+    /// `max_per_ip`: control connections from one client address.
+    pub max_per_ip: usize,
+    /// `data_threads`: size of the data transfer pool.
+    pub data_threads: usize,
+    /// `pool_wait` (seconds): how long a transfer waits for a free data thread before 425.
+    pub pool_wait: Duration,
+    /// `idle_timeout` (seconds): a control connection idle this long is closed.
+    pub idle_timeout: Duration,
+    /// `login_timeout` (seconds): time allowed from connect to a successful login.
+    pub login_timeout: Duration,
+    /// `data_timeout` (seconds): data connect/accept, and a data connection idle this long.
+    pub data_timeout: Duration,
+    /// `login_fail_delay_ms` (milliseconds): pause after each failed login.
+    pub login_fail_delay: Duration,
+    /// `max_login_failures`: failed logins before 421 and close.
+    pub max_login_failures: u32,
+    /// `umask` (octal): applied to created files and directories.
+    pub umask: u32,
+    /// `banner`: text of the 220 greeting; lines separated by `'\n'` (written `\n` in the file).
+    pub banner: Option<String>,
+    /// `allow_fxp`: allow data connections to or from an address other than the client's.
+    pub allow_fxp: bool,
+    /// `max_list_entries`: most entries one LIST/NLST/MLSD sends.
+    pub max_list_entries: usize,
+    /// `verbose`: log level, 0 info, 1 debug, 2 trace.
+    pub verbose: u8,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
+            port: 21,
+            root: None,
+            users: None,
+            anonymous: false,
+            pasv_ports: None,
+            pasv_address: None,
+            max_clients: 64,
+            max_per_ip: 32,
+            data_threads: 8,
+            pool_wait: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(300),
+            login_timeout: Duration::from_secs(60),
+            data_timeout: Duration::from_secs(60),
+            login_fail_delay: Duration::from_millis(1000),
+            max_login_failures: 3,
+            umask: 0o022,
+            banner: None,
+            allow_fxp: false,
+            max_list_entries: 100_000,
+            verbose: 0,
+        }
+    }
+}
+
+/// Every key [`Config::apply`] accepts (canonical `_` spelling) with a one-line description.
+pub const KEYS: &[(&str, &str)] = &[
+    ("listen", "addresses to listen on, comma-separated"),
+    ("port", "control port (0 = pick a free port)"),
+    ("root", "anonymous root directory"),
+    ("users", "users file (name:hash:home:rw|ro)"),
+    (
+        "anonymous",
+        "allow read-only anonymous logins in root (yes/no)",
+    ),
+    (
+        "pasv_ports",
+        "passive port range LO-HI (unset = any free port)",
+    ),
+    ("pasv_address", "IPv4 address advertised in PASV replies"),
+    ("max_clients", "control connections in total"),
+    ("max_per_ip", "control connections per client address"),
+    ("data_threads", "data transfer threads (1-256)"),
+    ("pool_wait", "seconds a transfer waits for a data thread"),
+    ("idle_timeout", "seconds before an idle session is closed"),
+    ("login_timeout", "seconds allowed to log in"),
+    ("data_timeout", "seconds for data connect and data idle"),
+    (
+        "login_fail_delay_ms",
+        "milliseconds to pause after a failed login",
+    ),
+    (
+        "max_login_failures",
+        "failed logins before the connection is closed",
+    ),
+    ("umask", "octal umask for created files"),
+    ("banner", "220 greeting text (\\n splits lines)"),
+    (
+        "allow_fxp",
+        "allow server-to-server (FXP) transfers (yes/no)",
+    ),
+    ("max_list_entries", "most entries one listing sends"),
+    ("verbose", "log level: 0 info, 1 debug, 2 trace"),
+];
+
+/// Keys holding a `Duration`, which `validate` checks without a text round trip.
+const DURATION_KEYS: &[&str] = &[
+    "pool_wait",
+    "idle_timeout",
+    "login_timeout",
+    "data_timeout",
+    "login_fail_delay_ms",
+];
+/// Largest timeout in seconds: a day, so `Instant + timeout` can never overflow.
+const MAX_TIMEOUT_SECS: u64 = 86_400;
+/// Largest login failure delay in milliseconds.
+const MAX_FAIL_DELAY_MS: u64 = 60_000;
+/// Largest config or users file read; either is a few KiB, and a bound stops `/dev/zero`.
+const MAX_FILE_BYTES: u64 = 1 << 20;
+
+/// A problem in a config or users file, located as `file:line` (line 0: the whole file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The file's name as given.
+    pub file: String,
+    /// 1-based line number; 0 when the problem is the file itself (unreadable, too big).
+    pub line: usize,
+    /// What is wrong, without the `file:line: ` prefix.
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file, self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file, self.line, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// Read the config file at `path`, starting from [`Config::default`].
+pub fn load(path: &Path) -> Result<Config, ConfigError> {
+    let text = read_text_file(path)?;
+    parse_str(&text, &path.display().to_string())
+}
+
+/// Parse config text; `file` names it in errors.
+pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigError> {
+    let mut config = Config::default();
+    // (canonical key, line) of every key set so far: a key set twice is a mistake to report.
+    let mut seen: Vec<(&'static str, usize)> = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let error = |message: String| ConfigError {
+            file: file.to_string(),
+            line,
+            message,
+        };
+        let content = raw.trim();
+        if content.is_empty() || content.starts_with('#') {
+            continue;
+        }
+        let Some((key, value)) = content.split_once('=') else {
+            return Err(error("expected 'key = value'".to_string()));
+        };
+        let (key, value) = (key.trim(), value.trim());
+        let Some(canonical) = canonical_key(key) else {
+            return Err(error(format!("unknown key '{key}'")));
+        };
+        if let Some((_, first)) = seen.iter().find(|(k, _)| *k == canonical) {
+            return Err(error(format!("{canonical} is already set on line {first}")));
+        }
+        seen.push((canonical, line));
+        config.apply(canonical, value).map_err(error)?;
+    }
+    Ok(config)
+}
+
+/// Read a small UTF-8 text file (config or users), with errors located by line.
+pub(crate) fn read_text_file(path: &Path) -> Result<String, ConfigError> {
+    let error = |line: usize, message: String| ConfigError {
+        file: path.display().to_string(),
+        line,
+        message,
+    };
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
+        .map_err(|e| error(0, format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(error(0, format!("larger than {MAX_FILE_BYTES} bytes")));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
+        error(line, "not valid UTF-8".to_string())
+    })
+}
+
+/// The canonical (`_`) spelling of `key`, which may use `-` as in the long options.
+fn canonical_key(key: &str) -> Option<&'static str> {
+    let wanted = key.replace('-', "_");
+    KEYS.iter().map(|(k, _)| *k).find(|k| *k == wanted)
+}
+
+impl Config {
+    /// Set one key from its text value; the only setter, shared by the file, `-o` and options.
+    pub fn apply(&mut self, key: &str, value: &str) -> Result<(), String> {
+        let Some(key) = canonical_key(key) else {
+            return Err(format!("unknown key '{key}'"));
+        };
+        self.apply_canonical(key, value)
+            .map_err(|message| format!("{key}: {message}"))
+    }
+
+    fn apply_canonical(&mut self, key: &str, value: &str) -> Result<(), String> {
+        match key {
+            "listen" => self.listen = parse_listen(value)?,
+            "port" => self.port = parse_u16(value, 0)?,
+            "root" => self.root = Some(parse_path(value)?),
+            "users" => self.users = Some(parse_path(value)?),
+            "anonymous" => self.anonymous = parse_bool(value)?,
+            "pasv_ports" => self.pasv_ports = Some(parse_port_range(value)?),
+            "pasv_address" => self.pasv_address = Some(parse_pasv_address(value)?),
+            "max_clients" => self.max_clients = parse_usize(value, 1, u32::MAX.into())?,
+            "max_per_ip" => self.max_per_ip = parse_usize(value, 1, u32::MAX.into())?,
+            "data_threads" => self.data_threads = parse_usize(value, 1, 256)?,
+            // 0 is meaningful here: fail at once with 425 when every data thread is busy.
+            "pool_wait" => self.pool_wait = parse_secs(value, 0)?,
+            // Socket timeouts of zero are rejected by std (set_read_timeout), so start at 1.
+            "idle_timeout" => self.idle_timeout = parse_secs(value, 1)?,
+            "login_timeout" => self.login_timeout = parse_secs(value, 1)?,
+            "data_timeout" => self.data_timeout = parse_secs(value, 1)?,
+            "login_fail_delay_ms" => {
+                let ms = parse_uint(value, 0, MAX_FAIL_DELAY_MS)?;
+                self.login_fail_delay = Duration::from_millis(ms);
+            }
+            "max_login_failures" => {
+                self.max_login_failures = parse_uint(value, 1, u32::MAX.into())?
+                    .try_into()
+                    .map_err(|_| "out of range".to_string())?;
+            }
+            "umask" => self.umask = parse_umask(value)?,
+            "banner" => self.banner = Some(parse_banner(value)?),
+            "allow_fxp" => self.allow_fxp = parse_bool(value)?,
+            "max_list_entries" => self.max_list_entries = parse_usize(value, 1, u32::MAX.into())?,
+            "verbose" => {
+                self.verbose = parse_uint(value, 0, 2)?
+                    .try_into()
+                    .map_err(|_| "out of range".to_string())?;
+            }
+            _ => return Err("unknown key".to_string()),
+        }
+        Ok(())
+    }
+
+    /// The current value of `key` in file syntax; `None` if unset or not a key.
+    pub fn get(&self, key: &str) -> Option<String> {
+        let key = canonical_key(key)?;
+        let secs = |d: &Duration| d.as_secs().to_string();
+        Some(match key {
+            "listen" => {
+                let parts: Vec<String> = self.listen.iter().map(|a| a.to_string()).collect();
+                parts.join(",")
+            }
+            "port" => self.port.to_string(),
+            "root" => self.root.as_ref()?.display().to_string(),
+            "users" => self.users.as_ref()?.display().to_string(),
+            "anonymous" => yes_no(self.anonymous),
+            "pasv_ports" => {
+                let (lo, hi) = self.pasv_ports?;
+                format!("{lo}-{hi}")
+            }
+            "pasv_address" => self.pasv_address?.to_string(),
+            "max_clients" => self.max_clients.to_string(),
+            "max_per_ip" => self.max_per_ip.to_string(),
+            "data_threads" => self.data_threads.to_string(),
+            "pool_wait" => secs(&self.pool_wait),
+            "idle_timeout" => secs(&self.idle_timeout),
+            "login_timeout" => secs(&self.login_timeout),
+            "data_timeout" => secs(&self.data_timeout),
+            "login_fail_delay_ms" => self.login_fail_delay.as_millis().to_string(),
+            "max_login_failures" => self.max_login_failures.to_string(),
+            "umask" => format!("{:03o}", self.umask),
+            "banner" => escape_banner(self.banner.as_deref()?),
+            "allow_fxp" => yes_no(self.allow_fxp),
+            "max_list_entries" => self.max_list_entries.to_string(),
+            "verbose" => self.verbose.to_string(),
+            _ => return None,
+        })
+    }
+
+    /// Check the settings as a whole; whether `root` exists is checked at startup, not here.
+    pub fn validate(&self) -> Result<(), String> {
+        // Fields are public, so a Config built in code may hold values `apply` would refuse:
+        // feed each one back through `apply`, which keeps one copy of every range check.
+        // Durations are checked directly: a sub-second value set in code (tests) is fine.
+        for (key, _) in KEYS.iter().filter(|(k, _)| !DURATION_KEYS.contains(k)) {
+            if let Some(value) = self.get(key) {
+                Config::default().apply(key, &value)?;
+            }
+        }
+        let max = Duration::from_secs(MAX_TIMEOUT_SECS);
+        if self.pool_wait > max {
+            return Err(format!("pool_wait: at most {MAX_TIMEOUT_SECS} seconds"));
+        }
+        for (key, d) in [
+            ("idle_timeout", self.idle_timeout),
+            ("login_timeout", self.login_timeout),
+            ("data_timeout", self.data_timeout),
+        ] {
+            if d.is_zero() || d > max {
+                return Err(format!("{key}: from 1 to {MAX_TIMEOUT_SECS} seconds"));
+            }
+        }
+        if self.login_fail_delay > Duration::from_millis(MAX_FAIL_DELAY_MS) {
+            return Err(format!("login_fail_delay_ms: at most {MAX_FAIL_DELAY_MS}"));
+        }
+        if self.anonymous && self.root.is_none() {
+            return Err(
+                "anonymous = yes needs root (-r), the anonymous root directory".to_string(),
+            );
+        }
+        if !self.anonymous && self.users.is_none() {
+            return Err(
+                "nobody can log in: set users (-U), or anonymous = yes (-A) with root (-r)"
+                    .to_string(),
+            );
+        }
+        Ok(())
+    }
+}
+
+fn yes_no(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn parse_bool(value: &str) -> Result<bool, String> {
+    match value.to_ascii_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        _ => Err(format!(
+            "expected yes/no/true/false/on/off/1/0, got '{value}'"
+        )),
+    }
+}
+
+/// A decimal whole number in `min..=max`; digits only (no sign, no spaces inside).
+fn parse_uint(value: &str, min: u64, max: u64) -> Result<u64, String> {
+    let bad = || format!("expected a whole number from {min} to {max}, got '{value}'");
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad());
+    }
+    match value.parse::<u64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad()),
+    }
+}
+
+fn parse_usize(value: &str, min: u64, max: u64) -> Result<usize, String> {
+    // max is at most u32::MAX, which fits usize on the 32-bit targets too.
+    usize::try_from(parse_uint(value, min, max)?).map_err(|_| format!("'{value}' is too large"))
+}
+
+fn parse_u16(value: &str, min: u16) -> Result<u16, String> {
+    let n = parse_uint(value, min.into(), u16::MAX.into())?;
+    u16::try_from(n).map_err(|_| format!("'{value}' is too large"))
+}
+
+fn parse_secs(value: &str, min: u64) -> Result<Duration, String> {
+    parse_uint(value, min, MAX_TIMEOUT_SECS).map(Duration::from_secs)
+}
+
+fn parse_path(value: &str) -> Result<PathBuf, String> {
+    if value.is_empty() {
+        return Err("expected a path".to_string());
+    }
+    if value.contains('\0') {
+        return Err("a path cannot contain NUL".to_string());
+    }
+    Ok(PathBuf::from(value))
+}
+
+fn parse_ip(value: &str) -> Result<IpAddr, String> {
+    // Accept the bracketed IPv6 form people copy from URLs: [::1].
+    let bare = value
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(value);
+    bare.parse::<IpAddr>()
+        .map_err(|_| format!("expected an IP address, got '{value}'"))
+}
+
+fn parse_listen(value: &str) -> Result<Vec<IpAddr>, String> {
+    let mut addrs: Vec<IpAddr> = Vec::new();
+    for part in value.split(',') {
+        let part = part.trim();
+        if part.is_empty() {
+            return Err(format!(
+                "expected comma-separated IP addresses, got '{value}'"
+            ));
+        }
+        let addr = parse_ip(part)?;
+        // Two listeners on one address would fail to bind at startup; say so now.
+        if addrs.contains(&addr) {
+            return Err(format!("{addr} is listed twice"));
+        }
+        addrs.push(addr);
+    }
+    Ok(addrs)
+}
+
+fn parse_port_range(value: &str) -> Result<(u16, u16), String> {
+    let bad = || format!("expected LO-HI with 1 <= LO <= HI <= 65535, got '{value}'");
+    let (lo, hi) = value.split_once('-').ok_or_else(bad)?;
+    let lo = parse_u16(lo.trim(), 1).map_err(|_| bad())?;
+    let hi = parse_u16(hi.trim(), 1).map_err(|_| bad())?;
+    if lo > hi {
+        return Err(bad());
+    }
+    Ok((lo, hi))
+}
+
+fn parse_pasv_address(value: &str) -> Result<IpAddr, String> {
+    let addr = parse_ip(value)?;
+    // The 227 reply (RFC 959) can only carry an IPv4 address; EPSV (RFC 2428) carries none.
+    match addr {
+        IpAddr::V4(v4) if !v4.is_unspecified() => Ok(addr),
+        IpAddr::V4(_) => Err("0.0.0.0 cannot be advertised to clients".to_string()),
+        IpAddr::V6(_) => Err(format!(
+            "PASV replies carry only IPv4 addresses, got '{value}'"
+        )),
+    }
+}
+
+fn parse_umask(value: &str) -> Result<u32, String> {
+    let bad = || format!("expected an octal mask from 000 to 777, got '{value}'");
+    if value.is_empty() || !value.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+        return Err(bad());
+    }
+    match u32::from_str_radix(value, 8) {
+        Ok(mask) if mask <= 0o777 => Ok(mask),
+        _ => Err(bad()),
+    }
+}
+
+/// Turn `\n` into a line break and `\\` into one backslash; other text is kept as written.
+fn parse_banner(value: &str) -> Result<String, String> {
+    if value.is_empty() {
+        return Err("expected text".to_string());
+    }
+    let mut out = String::with_capacity(value.len());
+    let mut chars = value.chars();
+    while let Some(c) = chars.next() {
+        if c == '\\' {
+            match chars.clone().next() {
+                Some('n') => {
+                    chars.next();
+                    out.push('\n');
+                }
+                Some('\\') => {
+                    chars.next();
+                    out.push('\\');
+                }
+                _ => out.push('\\'),
+            }
+        } else if c.is_control() {
+            // SECURITY: a raw CR or other control byte could forge reply lines on the wire.
+            return Err("control characters are not allowed (use \\n for a new line)".to_string());
+        } else {
+            out.push(c);
+        }
+    }
+    Ok(out)
+}
+
+/// The inverse of [`parse_banner`].
+fn escape_banner(text: &str) -> String {
+    text.replace('\\', "\\\\").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::net::Ipv6Addr;
+
+    /// A fresh directory per test, removed on drop.
+    struct TempDir(PathBuf);
+
+    impl TempDir {
+        fn new(name: &str) -> TempDir {
+            let dir = std::env::temp_dir()
+                .join(format!("ferroftpd-config-{name}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            std::fs::create_dir_all(&dir).expect("mkdir");
+            TempDir(dir)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn applied(key: &str, value: &str) -> Result<Config, String> {
+        let mut c = Config::default();
+        c.apply(key, value).map(|()| c)
+    }
+
+    fn parse_err(text: &str) -> ConfigError {
+        parse_str(text, "test.conf").expect_err("should fail")
+    }
+
+    #[test]
+    fn defaults_match_the_documented_values() {
+        let c = Config::default();
+        assert_eq!(c.listen, vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)]);
+        assert_eq!(c.port, 21);
+        assert_eq!(c.root, None);
+        assert_eq!(c.users, None);
+        assert!(!c.anonymous);
+        assert_eq!(c.pasv_ports, None);
+        assert_eq!(c.pasv_address, None);
+        assert_eq!(c.max_clients, 64);
+        assert_eq!(c.max_per_ip, 32);
+        assert_eq!(c.data_threads, 8);
+        assert_eq!(c.pool_wait, Duration::from_secs(30));
+        assert_eq!(c.idle_timeout, Duration::from_secs(300));
+        assert_eq!(c.login_timeout, Duration::from_secs(60));
+        assert_eq!(c.data_timeout, Duration::from_secs(60));
+        assert_eq!(c.login_fail_delay, Duration::from_millis(1000));
+        assert_eq!(c.max_login_failures, 3);
+        assert_eq!(c.umask, 0o022);
+        assert_eq!(c.banner, None);
+        assert!(!c.allow_fxp);
+        assert_eq!(c.max_list_entries, 100_000);
+        assert_eq!(c.verbose, 0);
+    }
+
+    #[test]
+    fn every_key_is_parsed_from_a_file() {
+        let text = "\
+# a full config
+listen = 127.0.0.1, ::1
+port = 2121
+root = /srv/ftp
+users = /etc/ferroftpd/users
+anonymous = yes
+pasv_ports = 50000-50100
+pasv_address = 203.0.113.7
+max_clients = 10
+max_per_ip = 2
+data_threads = 4
+pool_wait = 5
+idle_timeout = 120
+login_timeout = 20
+data_timeout = 15
+login_fail_delay_ms = 250
+max_login_failures = 5
+umask = 027
+banner = Welcome\\nto ferroftpd
+allow_fxp = on
+max_list_entries = 5000
+verbose = 2
+";
+        let c = parse_str(text, "full.conf").expect("parses");
+        assert_eq!(
+            c.listen,
+            vec![
+                IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(Ipv6Addr::LOCALHOST)
+            ]
+        );
+        assert_eq!(c.port, 2121);
+        assert_eq!(c.root, Some(PathBuf::from("/srv/ftp")));
+        assert_eq!(c.users, Some(PathBuf::from("/etc/ferroftpd/users")));
+        assert!(c.anonymous);
+        assert_eq!(c.pasv_ports, Some((50000, 50100)));
+        assert_eq!(
+            c.pasv_address,
+            Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 7)))
+        );
+        assert_eq!(c.max_clients, 10);
+        assert_eq!(c.max_per_ip, 2);
+        assert_eq!(c.data_threads, 4);
+        assert_eq!(c.pool_wait, Duration::from_secs(5));
+        assert_eq!(c.idle_timeout, Duration::from_secs(120));
+        assert_eq!(c.login_timeout, Duration::from_secs(20));
+        assert_eq!(c.data_timeout, Duration::from_secs(15));
+        assert_eq!(c.login_fail_delay, Duration::from_millis(250));
+        assert_eq!(c.max_login_failures, 5);
+        assert_eq!(c.umask, 0o027);
+        assert_eq!(c.banner.as_deref(), Some("Welcome\nto ferroftpd"));
+        assert!(c.allow_fxp);
+        assert_eq!(c.max_list_entries, 5000);
+        assert_eq!(c.verbose, 2);
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn keys_table_covers_every_key_and_round_trips() {
+        let c = parse_str(
+            "listen = 10.0.0.1,::\nport = 0\nroot = /r\nusers = /u\nanonymous = 1\n\
+             pasv_ports = 1-1\npasv_address = 10.0.0.2\nbanner = a\\\\b\\nc\n",
+            "t",
+        )
+        .expect("parses");
+        let mut rebuilt = Config::default();
+        for (key, _) in KEYS {
+            let value = c.get(key).expect("every key is set here");
+            rebuilt.apply(key, &value).expect("own output parses");
+        }
+        assert_eq!(rebuilt, c);
+        assert_eq!(c.banner.as_deref(), Some("a\\b\nc"));
+    }
+
+    #[test]
+    fn dashes_and_underscores_are_the_same_key() {
+        let c = parse_str("max-clients = 7\nlogin-fail-delay-ms=0", "t").expect("parses");
+        assert_eq!(c.max_clients, 7);
+        assert_eq!(c.login_fail_delay, Duration::ZERO);
+        assert_eq!(applied("max-per-ip", "3").map(|c| c.max_per_ip), Ok(3));
+    }
+
+    #[test]
+    fn booleans_accept_all_spellings() {
+        for v in ["yes", "true", "on", "1", "YES", "True"] {
+            assert_eq!(
+                applied("allow_fxp", v).map(|c| c.allow_fxp),
+                Ok(true),
+                "{v}"
+            );
+        }
+        for v in ["no", "false", "off", "0", "No"] {
+            let mut c = Config {
+                allow_fxp: true,
+                ..Config::default()
+            };
+            c.apply("allow_fxp", v).expect(v);
+            assert!(!c.allow_fxp, "{v}");
+        }
+        for v in ["", "y", "2", "enabled"] {
+            assert!(applied("anonymous", v).is_err(), "{v}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_rejected_with_the_key_named() {
+        let cases = [
+            ("listen", ""),
+            ("listen", "1.2.3.4,"),
+            ("listen", "localhost"),
+            ("listen", "1.2.3.4, 1.2.3.4"),
+            ("port", "65536"),
+            ("port", "-1"),
+            ("port", "+21"),
+            ("port", "2 1"),
+            ("port", "0x15"),
+            ("root", ""),
+            ("users", ""),
+            ("pasv_ports", "0-10"),
+            ("pasv_ports", "2000-1000"),
+            ("pasv_ports", "1000"),
+            ("pasv_ports", "1000-70000"),
+            ("pasv_address", "::1"),
+            ("pasv_address", "0.0.0.0"),
+            ("pasv_address", "example.com"),
+            ("max_clients", "0"),
+            ("max_per_ip", "0"),
+            ("max_per_ip", "99999999999"),
+            ("data_threads", "0"),
+            ("data_threads", "257"),
+            ("pool_wait", "86401"),
+            ("idle_timeout", "0"),
+            ("login_timeout", "0"),
+            ("data_timeout", "0"),
+            ("data_timeout", "1.5"),
+            ("login_fail_delay_ms", "60001"),
+            ("max_login_failures", "0"),
+            ("umask", "888"),
+            ("umask", "1000"),
+            ("umask", ""),
+            ("umask", "0o22"),
+            ("banner", ""),
+            ("banner", "bell\u{7}"),
+            ("max_list_entries", "0"),
+            ("verbose", "3"),
+        ];
+        for (key, value) in cases {
+            let err = applied(key, value).expect_err(&format!("{key} = {value:?}"));
+            assert!(err.starts_with(&format!("{key}: ")), "{err}");
+        }
+    }
+
+    #[test]
+    fn accepted_edge_values() {
+        assert_eq!(applied("port", "0").map(|c| c.port), Ok(0));
+        assert_eq!(applied("port", "65535").map(|c| c.port), Ok(65535));
+        assert_eq!(
+            applied("pasv_ports", "1 - 65535").map(|c| c.pasv_ports),
+            Ok(Some((1, 65535)))
+        );
+        assert_eq!(
+            applied("pasv_ports", "2121-2121").map(|c| c.pasv_ports),
+            Ok(Some((2121, 2121)))
+        );
+        assert_eq!(applied("umask", "0").map(|c| c.umask), Ok(0));
+        assert_eq!(applied("umask", "777").map(|c| c.umask), Ok(0o777));
+        assert_eq!(applied("umask", "0022").map(|c| c.umask), Ok(0o022));
+        assert_eq!(
+            applied("pool_wait", "0").map(|c| c.pool_wait),
+            Ok(Duration::ZERO)
+        );
+        assert_eq!(
+            applied("listen", "[::1]").map(|c| c.listen),
+            Ok(vec![IpAddr::V6(Ipv6Addr::LOCALHOST)])
+        );
+        assert_eq!(
+            applied("data_threads", "256").map(|c| c.data_threads),
+            Ok(256)
+        );
+        assert_eq!(
+            applied("banner", "C:\\dir").map(|c| c.banner),
+            Ok(Some("C:\\dir".to_string()))
+        );
+    }
+
+    #[test]
+    fn unknown_key_is_reported_with_its_line() {
+        let err = parse_err("# comment\n\nport = 21\nprot = 22\n");
+        assert_eq!(err.line, 4);
+        assert_eq!(err.to_string(), "test.conf:4: unknown key 'prot'");
+        assert_eq!(
+            Config::default().apply("nope", "1"),
+            Err("unknown key 'nope'".to_string())
+        );
+    }
+
+    #[test]
+    fn bad_value_is_reported_with_file_and_line() {
+        let err = parse_err("port = 21\n\n  max_clients = zero\n");
+        assert_eq!(err.file, "test.conf");
+        assert_eq!(err.line, 3);
+        assert_eq!(
+            err.to_string(),
+            "test.conf:3: max_clients: expected a whole number from 1 to 4294967295, got 'zero'"
+        );
+    }
+
+    #[test]
+    fn line_without_equals_and_empty_key_are_errors() {
+        assert_eq!(parse_err("port 21").line, 1);
+        assert_eq!(parse_err("\n= 5").line, 2);
+    }
+
+    #[test]
+    fn duplicate_key_is_an_error_even_spelled_differently() {
+        let err = parse_err("max_clients = 5\nmax-clients = 6\n");
+        assert_eq!(err.line, 2);
+        assert!(err.message.contains("line 1"), "{}", err.message);
+    }
+
+    #[test]
+    fn comments_blank_lines_whitespace_and_crlf() {
+        let text = "# top comment\r\n\r\n   # indented comment\r\n\tport\t=\t2121  \r\n  \n";
+        let c = parse_str(text, "t").expect("parses");
+        assert_eq!(c.port, 2121);
+        // '#' inside a value is not a comment: only full-line comments exist.
+        let c = parse_str("banner = Ticket #42", "t").expect("parses");
+        assert_eq!(c.banner.as_deref(), Some("Ticket #42"));
+        assert!(parse_str("port = 21 # trailing", "t").is_err());
+    }
+
+    #[test]
+    fn empty_text_is_the_default() {
+        assert_eq!(parse_str("", "t"), Ok(Config::default()));
+    }
+
+    #[test]
+    fn config_error_display_format() {
+        let e = ConfigError {
+            file: "/etc/x.conf".to_string(),
+            line: 12,
+            message: "oops".to_string(),
+        };
+        assert_eq!(e.to_string(), "/etc/x.conf:12: oops");
+        let whole = ConfigError { line: 0, ..e };
+        assert_eq!(whole.to_string(), "/etc/x.conf: oops");
+    }
+
+    #[test]
+    fn validate_needs_a_way_to_log_in() {
+        let mut c = Config::default();
+        assert!(c.validate().is_err());
+        c.anonymous = true;
+        assert!(c.validate().unwrap_err().contains("root"));
+        c.root = Some(PathBuf::from("/srv"));
+        assert_eq!(c.validate(), Ok(()));
+        let mut c = Config {
+            users: Some(PathBuf::from("/etc/users")),
+            ..Config::default()
+        };
+        assert_eq!(c.validate(), Ok(()));
+        c.root = Some(PathBuf::from("/srv"));
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn validate_catches_out_of_range_fields_set_in_code() {
+        let base = Config {
+            users: Some(PathBuf::from("/etc/users")),
+            ..Config::default()
+        };
+        let bad = [
+            Config {
+                listen: Vec::new(),
+                ..base.clone()
+            },
+            Config {
+                data_threads: 0,
+                ..base.clone()
+            },
+            Config {
+                data_threads: 1000,
+                ..base.clone()
+            },
+            Config {
+                pasv_ports: Some((10, 5)),
+                ..base.clone()
+            },
+            Config {
+                umask: 0o1777,
+                ..base.clone()
+            },
+            Config {
+                idle_timeout: Duration::ZERO,
+                ..base.clone()
+            },
+            Config {
+                verbose: 9,
+                ..base.clone()
+            },
+            Config {
+                data_timeout: Duration::from_secs(MAX_TIMEOUT_SECS + 1),
+                ..base.clone()
+            },
+            Config {
+                banner: Some("a\rb".to_string()),
+                ..base.clone()
+            },
+        ];
+        for c in bad {
+            assert!(c.validate().is_err(), "{c:?}");
+        }
+        assert_eq!(base.validate(), Ok(()));
+        // Sub-second timeouts set in code (as tests do) are valid.
+        let quick = Config {
+            idle_timeout: Duration::from_millis(200),
+            ..base
+        };
+        assert_eq!(quick.validate(), Ok(()));
+    }
+
+    #[test]
+    fn load_reads_a_file_and_reports_its_path() {
+        let tmp = TempDir::new("load");
+        let dir = &tmp.0;
+        let good = dir.join("good.conf");
+        std::fs::write(&good, "port = 2121\n").expect("write");
+        assert_eq!(load(&good).map(|c| c.port), Ok(2121));
+
+        let bad = dir.join("bad.conf");
+        std::fs::write(&bad, "port = 2121\nport = 1\n").expect("write");
+        let err = load(&bad).expect_err("duplicate");
+        assert_eq!(
+            err.to_string().split(": ").next(),
+            Some(format!("{}:2", bad.display()).as_str())
+        );
+
+        let latin1 = dir.join("latin1.conf");
+        std::fs::write(&latin1, b"port = 21\nbanner = caf\xe9\n").expect("write");
+        let err = load(&latin1).expect_err("not utf-8");
+        assert_eq!((err.line, err.message.as_str()), (2, "not valid UTF-8"));
+
+        let missing = dir.join("missing.conf");
+        let err = load(&missing).expect_err("missing");
+        assert_eq!(err.line, 0);
+        assert!(err
+            .to_string()
+            .starts_with(&format!("{}: cannot read", missing.display())));
+    }
+}

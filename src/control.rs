@@ -1,1 +1,445 @@
-//! (placeholder: control)
+//! One control connection: greeting, the read-parse-dispatch-reply loop, timeouts, and the
+//! wait during a transfer in which ABOR, STAT and NOOP are still answered.
+
+use crate::command::{self, Command};
+use crate::commands;
+use crate::context::{ServerContext, Settings};
+use crate::data_channel::{DataPolicy, DataSetup};
+use crate::error::FtpError;
+use crate::line_reader::{LineEvent, LineReader};
+use crate::reply::{Reply, ReplyCode};
+use crate::session::Session;
+use crate::transfer::{Payload, TransferHandle, TransferJob, TransferOutcome};
+use std::collections::VecDeque;
+use std::fs::File;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Longest command line accepted (RFC 959 sets no limit; 4 KiB holds any real path).
+pub const MAX_LINE: usize = 4096;
+/// Commands that arrive during a transfer (other than ABOR/STAT/NOOP) wait, up to this many.
+const MAX_DEFERRED: usize = 32;
+/// The 421 text when the server stops.
+const SHUTDOWN_TEXT: &str = "Server shutting down. Closing control connection.";
+
+/// The two ends of a control connection: one socket, or inetd's stdin and stdout.
+pub struct ControlConn {
+    /// Where commands are read.
+    pub input: File,
+    /// Where replies are written.
+    pub output: File,
+    /// The client's address (loopback when stdin is a pipe).
+    pub peer: SocketAddr,
+    /// Our address (loopback when stdin is a pipe).
+    pub local: SocketAddr,
+}
+
+impl ControlConn {
+    /// A TCP control connection.
+    pub fn from_tcp(stream: TcpStream) -> io::Result<ControlConn> {
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        // Replies are small and answered one by one: Nagle would only add latency.
+        stream.set_nodelay(true)?;
+        let output = File::from(OwnedFd::from(stream.try_clone()?));
+        let input = File::from(OwnedFd::from(stream));
+        Ok(ControlConn {
+            input,
+            output,
+            peer,
+            local,
+        })
+    }
+
+    /// inetd/tcpsvd mode: the connection is stdin/stdout (a socket, or pipes in tests).
+    pub fn from_stdio() -> io::Result<ControlConn> {
+        let input = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+        let output = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let peer = socket_addr(nix::sys::socket::getpeername(input.as_raw_fd()));
+        let local = socket_addr(nix::sys::socket::getsockname(input.as_raw_fd()));
+        Ok(ControlConn {
+            input,
+            output,
+            peer: peer.unwrap_or(loopback),
+            local: local.unwrap_or(loopback),
+        })
+    }
+}
+
+fn socket_addr(r: nix::Result<nix::sys::socket::SockaddrStorage>) -> Option<SocketAddr> {
+    let storage = r.ok()?;
+    if let Some(v4) = storage.as_sockaddr_in() {
+        return Some(SocketAddr::from((v4.ip(), v4.port())));
+    }
+    storage
+        .as_sockaddr_in6()
+        .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
+
+/// The state of one control connection.
+pub struct Control {
+    reader: LineReader<File>,
+    writer: File,
+    /// Session state (login, cwd, types, pending data setup).
+    pub session: Session,
+    /// Shared server state (pool, shutdown).
+    pub ctx: Arc<ServerContext>,
+    /// The settings this session runs with (refreshed at each login, so a reload applies to
+    /// new logins while running sessions keep theirs).
+    pub settings: Arc<Settings>,
+    deferred: VecDeque<Vec<u8>>,
+    login_deadline: Instant,
+}
+
+/// Serve one connection until QUIT, EOF, timeout, shutdown or a fatal error.
+pub fn serve(conn: ControlConn, ctx: Arc<ServerContext>) {
+    let settings = ctx.settings();
+    let cfg = &settings.config;
+    let session = Session::new(conn.peer, conn.local, cfg.umask, cfg.idle_timeout);
+    let login_deadline = Instant::now() + cfg.login_timeout;
+    let peer = conn.peer;
+    let mut control = Control {
+        reader: LineReader::new(conn.input, MAX_LINE),
+        writer: conn.output,
+        session,
+        ctx,
+        settings,
+        deferred: VecDeque::new(),
+        login_deadline,
+    };
+    control.run();
+    log::debug!("{peer}: connection closed");
+}
+
+/// Why the wait for input ended without a line.
+enum Wake {
+    Readable,
+    Timeout,
+    Shutdown,
+}
+
+impl Control {
+    /// Send one reply; a failed write ends the session.
+    pub fn send(&mut self, reply: &Reply) {
+        if reply.write_to(&mut self.writer).is_err() {
+            self.session.quit = true;
+        }
+    }
+
+    /// Take the settings in force now (called at login: new logins see a reload).
+    pub fn refresh_settings(&mut self) {
+        self.settings = self.ctx.settings();
+    }
+
+    fn greeting(&self) -> Reply {
+        let text = self
+            .settings
+            .config
+            .banner
+            .as_deref()
+            .unwrap_or("ferroftpd ready.");
+        let lines: Vec<Vec<u8>> = text.split('\n').map(|l| l.as_bytes().to_vec()).collect();
+        Reply::multi(ReplyCode::ServiceReady, lines)
+    }
+
+    fn run(&mut self) {
+        if self.ctx.shutdown.is_set() {
+            self.send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+            return;
+        }
+        let greeting = self.greeting();
+        self.send(&greeting);
+        while !self.session.quit {
+            let line = match self.deferred.pop_front() {
+                Some(line) => line,
+                None => match self.read_line() {
+                    Some(line) => line,
+                    None => break,
+                },
+            };
+            self.handle_line(&line);
+            if self.ctx.shutdown.is_set() && !self.session.quit {
+                // Shutdown arrived while this command ran (e.g. a transfer): close now.
+                self.send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+                break;
+            }
+        }
+    }
+
+    /// Wait until the control input is readable, the deadline passes, or shutdown starts.
+    fn wait_input(&self, deadline: Instant) -> Wake {
+        use nix::poll::{poll, PollFd, PollFlags};
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Wake::Timeout;
+            }
+            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX).max(1);
+            let mut fds = [
+                PollFd::new(self.reader.get_ref().as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.ctx.shutdown.fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, ms) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(_) => return Wake::Readable,
+            }
+            if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+                return Wake::Shutdown;
+            }
+            return Wake::Readable;
+        }
+    }
+
+    /// Read the next command line, enforcing the idle or login timeout.
+    fn read_line(&mut self) -> Option<Vec<u8>> {
+        let deadline = if self.session.logged_in() {
+            Instant::now() + self.session.idle_timeout
+        } else {
+            self.login_deadline
+        };
+        loop {
+            match self.reader.take_line() {
+                Some(LineEvent::Line(line)) => return Some(line),
+                Some(LineEvent::TooLong) => {
+                    self.send(&Reply::new(
+                        ReplyCode::SyntaxError,
+                        "Command line too long.",
+                    ));
+                    return None;
+                }
+                Some(LineEvent::Eof) => return None,
+                None => {}
+            }
+            match self.wait_input(deadline) {
+                Wake::Readable => {}
+                Wake::Timeout => {
+                    log::info!("{}: timeout, closing", self.session.peer);
+                    self.send(&Reply::new(
+                        ReplyCode::ServiceNotAvailable,
+                        "Timeout. Closing control connection.",
+                    ));
+                    return None;
+                }
+                Wake::Shutdown => {
+                    self.send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+                    return None;
+                }
+            }
+            match self.reader.fill_once() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
+        }
+    }
+
+    fn handle_line(&mut self, line: &[u8]) {
+        log_command(self.session.peer, line);
+        let result = command::parse(line).and_then(|cmd| {
+            if !self.session.logged_in() && !cmd.allowed_before_login() {
+                Err(FtpError::NotLoggedIn)
+            } else {
+                commands::dispatch(self, cmd)
+            }
+        });
+        let reply = result.unwrap_or_else(FtpError::to_reply);
+        self.send(&reply);
+    }
+
+    /// Run a transfer on the data pool: 150 first, then wait while answering ABOR/STAT/NOOP.
+    /// Returns the final reply and the outcome.
+    pub fn run_transfer(
+        &mut self,
+        payload: Payload,
+        opening: Reply,
+    ) -> Result<(Reply, TransferOutcome), FtpError> {
+        let setup = self.session.data.take().ok_or(FtpError::CantOpenData)?;
+        self.run_job(payload, Some(setup), Some(opening))
+    }
+
+    /// Run any pool job (transfer, or checksum without data connection and without 150).
+    pub fn run_job(
+        &mut self,
+        payload: Payload,
+        setup: Option<DataSetup>,
+        opening: Option<Reply>,
+    ) -> Result<(Reply, TransferOutcome), FtpError> {
+        let policy = DataPolicy {
+            allow_fxp: self.settings.config.allow_fxp,
+            timeout: self.settings.config.data_timeout,
+        };
+        let is_transfer = setup.is_some();
+        let (job, handle) =
+            TransferJob::new(payload, setup, policy).map_err(|_| FtpError::LocalError)?;
+        if self
+            .ctx
+            .pool
+            .submit(job, self.settings.config.pool_wait)
+            .is_err()
+        {
+            log::warn!(
+                "{}: all data threads busy, refusing transfer",
+                self.session.peer
+            );
+            return Err(FtpError::CantOpenData);
+        }
+        if let Some(opening) = opening {
+            self.send(&opening);
+        }
+        let (outcome, aborted_by_client) = self.wait_transfer(&handle);
+        if is_transfer {
+            self.session.stats.transfers += 1;
+        }
+        let moved = match outcome {
+            TransferOutcome::Complete(n)
+            | TransferOutcome::Aborted(n)
+            | TransferOutcome::ConnectionLost(n)
+            | TransferOutcome::LocalError(_, n) => n,
+            TransferOutcome::CantOpen | TransferOutcome::Hashed(..) => 0,
+        };
+        self.session.stats.data_bytes += moved;
+        let reply = outcome_reply(outcome);
+        if aborted_by_client {
+            // RFC 959 §4.1.3 ABOR: the transfer's reply first (426, or 226 if it had
+            // finished anyway), then 226 for the ABOR itself.
+            self.send(&reply);
+            let abor = Reply::new(ReplyCode::ClosingData, "ABOR successful.");
+            return Ok((abor, outcome));
+        }
+        Ok((reply, outcome))
+    }
+
+    /// Wait for the job, serving the control connection; returns the outcome and whether ABOR
+    /// was received.
+    fn wait_transfer(&mut self, handle: &TransferHandle) -> (TransferOutcome, bool) {
+        use nix::poll::{poll, PollFd, PollFlags};
+        let mut aborted = false;
+        let mut control_open = true;
+        loop {
+            // Lines already buffered are served before sleeping again.
+            while control_open {
+                let Some(event) = self.reader.take_line() else {
+                    break;
+                };
+                match event {
+                    LineEvent::Line(line) => {
+                        if self.handle_during_transfer(line, handle) {
+                            aborted = true;
+                        }
+                    }
+                    LineEvent::TooLong | LineEvent::Eof => {
+                        control_open = false;
+                        self.session.quit = true;
+                        handle.progress.abort();
+                    }
+                }
+            }
+            let ready = {
+                let done = PollFd::new(handle.done.as_fd(), PollFlags::POLLIN);
+                let ctl = PollFd::new(self.reader.get_ref().as_fd(), PollFlags::POLLIN);
+                let mut fds = if control_open {
+                    vec![done, ctl]
+                } else {
+                    vec![done]
+                };
+                match poll(&mut fds, 1000u16) {
+                    Ok(_) => fds
+                        .iter()
+                        .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
+                        .collect::<Vec<_>>(),
+                    Err(_) => vec![false; fds.len()],
+                }
+            };
+            if ready[0] {
+                // The job is dropped: its outcome was sent first (or it panicked).
+                let outcome = handle
+                    .outcome
+                    .recv_timeout(Duration::from_secs(1))
+                    .unwrap_or(TransferOutcome::LocalError(FtpError::LocalError, 0));
+                return (outcome, aborted);
+            }
+            if control_open && ready.get(1).copied().unwrap_or(false) {
+                match self.reader.fill_once() {
+                    Ok(0) | Err(_) => {
+                        // The client vanished: stop the transfer, end the session after it.
+                        control_open = false;
+                        self.session.quit = true;
+                        handle.progress.abort();
+                    }
+                    Ok(_) => {}
+                }
+            }
+        }
+    }
+
+    /// Serve one line during a transfer; returns true for ABOR.
+    fn handle_during_transfer(&mut self, line: Vec<u8>, handle: &TransferHandle) -> bool {
+        log_command(self.session.peer, &line);
+        match command::parse(&line) {
+            Ok(Command::Abor) => {
+                handle.progress.abort();
+                true
+            }
+            Ok(Command::Stat(None)) => {
+                let text = format!(
+                    "Status: {} bytes transferred so far.",
+                    handle.progress.bytes()
+                );
+                self.send(&Reply::new(ReplyCode::FileStatus, text));
+                false
+            }
+            Ok(Command::Noop) => {
+                self.send(&Reply::new(ReplyCode::CommandOk, "NOOP ok."));
+                false
+            }
+            _ if self.deferred.len() < MAX_DEFERRED => {
+                // Pipelined commands run after the transfer's final reply.
+                self.deferred.push_back(line);
+                false
+            }
+            _ => {
+                self.send(&Reply::new(
+                    ReplyCode::FileBusy,
+                    "Transfer in progress; command ignored.",
+                ));
+                false
+            }
+        }
+    }
+}
+
+/// The final reply of a transfer.
+pub fn outcome_reply(outcome: TransferOutcome) -> Reply {
+    match outcome {
+        TransferOutcome::Complete(_) => Reply::new(ReplyCode::ClosingData, "Transfer complete."),
+        TransferOutcome::Aborted(_) => {
+            Reply::new(ReplyCode::TransferAborted, "Transfer aborted by ABOR.")
+        }
+        TransferOutcome::ConnectionLost(_) => Reply::new(
+            ReplyCode::TransferAborted,
+            "Connection closed; transfer aborted.",
+        ),
+        TransferOutcome::CantOpen => FtpError::CantOpenData.to_reply(),
+        TransferOutcome::LocalError(e, _) => e.to_reply(),
+        TransferOutcome::Hashed(crc, _) => Reply::new(ReplyCode::FileStatus, format!("{crc:08x}")),
+    }
+}
+
+/// Log a command at debug level with the PASS argument masked.
+fn log_command(peer: std::net::SocketAddr, line: &[u8]) {
+    if !log::log_enabled!(log::Level::Debug) {
+        return;
+    }
+    let (verb, _) = command::split_verb(line);
+    if verb == "PASS" {
+        // SECURITY: passwords never reach the logs.
+        log::debug!("{peer}: > PASS ****");
+    } else {
+        log::debug!("{peer}: > {}", String::from_utf8_lossy(line).escape_debug());
+    }
+}

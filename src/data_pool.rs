@@ -1,1 +1,169 @@
-//! (placeholder: data_pool)
+//! The data pool: a fixed set of worker threads that run transfers; it never grows.
+//!
+//! A job is only queued when a worker is idle to take it, so `submit` is a bounded hand-off:
+//! when every worker is busy the caller waits up to its deadline and then gets the job back
+//! (the control thread answers 425).
+
+use crate::transfer::{TransferJob, BUFFER_SIZE};
+use std::collections::VecDeque;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+/// Stack of a data worker: transfers are flat loops, the buffer lives on the heap.
+const WORKER_STACK: usize = 128 * 1024;
+
+/// Every worker stayed busy for the whole wait.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolBusy;
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<TransferJob>,
+    idle: usize,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    job_ready: Condvar,
+    worker_idle: Condvar,
+}
+
+/// Handle to the pool; cheap to clone.
+#[derive(Clone)]
+pub struct DataPool {
+    shared: Arc<Shared>,
+    size: usize,
+}
+
+impl DataPool {
+    /// Start `size` workers (at least one).
+    pub fn start(size: usize) -> std::io::Result<DataPool> {
+        let size = size.max(1);
+        let shared = Arc::new(Shared {
+            state: Mutex::new(State::default()),
+            job_ready: Condvar::new(),
+            worker_idle: Condvar::new(),
+        });
+        for i in 0..size {
+            let shared = Arc::clone(&shared);
+            std::thread::Builder::new()
+                .name(format!("data-{i}"))
+                .stack_size(WORKER_STACK)
+                .spawn(move || worker(&shared))?;
+        }
+        Ok(DataPool { shared, size })
+    }
+
+    /// Number of workers.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
+    /// Hand `job` to an idle worker, waiting at most `wait`; on timeout the job is dropped.
+    pub fn submit(&self, job: TransferJob, wait: Duration) -> Result<(), PoolBusy> {
+        let deadline = Instant::now() + wait;
+        let Ok(mut state) = self.shared.state.lock() else {
+            return Err(PoolBusy);
+        };
+        // Bounded: each wake-up either finds a free worker or moves toward the deadline.
+        while state.idle <= state.queue.len() {
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(PoolBusy);
+            }
+            match self.shared.worker_idle.wait_timeout(state, deadline - now) {
+                Ok((s, _)) => state = s,
+                Err(_) => return Err(PoolBusy),
+            }
+        }
+        state.queue.push_back(job);
+        drop(state);
+        self.shared.job_ready.notify_one();
+        Ok(())
+    }
+}
+
+fn worker(shared: &Shared) {
+    // Allocated once per worker, lazily: an idle pool costs no buffer memory.
+    let mut buf: Vec<u8> = Vec::new();
+    loop {
+        let job = {
+            let Ok(mut state) = shared.state.lock() else {
+                return;
+            };
+            state.idle += 1;
+            shared.worker_idle.notify_all();
+            loop {
+                if let Some(job) = state.queue.pop_front() {
+                    state.idle -= 1;
+                    break job;
+                }
+                state = match shared.job_ready.wait(state) {
+                    Ok(s) => s,
+                    Err(_) => return,
+                };
+            }
+        };
+        if buf.is_empty() {
+            buf = vec![0u8; BUFFER_SIZE];
+        }
+        // A panic inside one transfer must not shrink the pool; the job (and with it the
+        // completion pipe) is dropped during unwinding, so its control thread wakes up.
+        if catch_unwind(AssertUnwindSafe(|| job.run(&mut buf))).is_err() {
+            log::error!("a data transfer panicked; the worker continues");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::data_channel::{open_passive, DataPolicy, DataSetup};
+    use crate::transfer::{Payload, TransferOutcome};
+    use std::io::Read;
+    use std::net::TcpStream;
+
+    fn listing_job(
+        bytes: &[u8],
+    ) -> (
+        TransferJob,
+        crate::transfer::TransferHandle,
+        std::net::SocketAddr,
+    ) {
+        let ip = "127.0.0.1".parse().unwrap();
+        let listener = open_passive(ip, None).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let setup = DataSetup::Passive { listener, peer: ip };
+        let policy = DataPolicy {
+            allow_fxp: false,
+            timeout: Duration::from_secs(10),
+        };
+        let (job, handle) =
+            TransferJob::new(Payload::SendBytes(bytes.to_vec()), Some(setup), policy).unwrap();
+        (job, handle, addr)
+    }
+
+    #[test]
+    fn runs_a_job_and_reports() {
+        let pool = DataPool::start(1).unwrap();
+        let (job, handle, addr) = listing_job(b"hello\r\n");
+        pool.submit(job, Duration::from_secs(5)).unwrap();
+        let mut c = TcpStream::connect(addr).unwrap();
+        let mut got = Vec::new();
+        c.read_to_end(&mut got).unwrap();
+        assert_eq!(got, b"hello\r\n");
+        let outcome = handle.outcome.recv_timeout(Duration::from_secs(5)).unwrap();
+        assert_eq!(outcome, TransferOutcome::Complete(7));
+    }
+
+    #[test]
+    fn full_pool_refuses_after_the_wait() {
+        let pool = DataPool::start(1).unwrap();
+        let (job1, _h1, _a1) = listing_job(b"x");
+        pool.submit(job1, Duration::from_secs(5)).unwrap();
+        // The only worker now waits for a data connection that never comes.
+        let (job2, _h2, _a2) = listing_job(b"y");
+        assert!(pool.submit(job2, Duration::from_millis(200)).is_err());
+    }
+}

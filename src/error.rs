@@ -22,6 +22,10 @@ pub enum FtpError {
     CantOpenData,
     /// EPRT/EPSV named a network protocol we do not support (RFC 2428).
     UnsupportedProtocol,
+    /// PASV on an IPv6 control connection: its reply cannot carry the address (RFC 2428).
+    PasvOnIpv6,
+    /// PORT/EPRT named a third host or a privileged port (bounce protection, RFC 2577).
+    IllegalDataAddress,
     /// No such file or directory (also symlink loops and names outside the jail).
     NotFound,
     /// The account, the file mode or the read-only mount forbids it.
@@ -51,7 +55,10 @@ impl FtpError {
     pub fn to_reply(self) -> Reply {
         use FtpError::*;
         let (code, text): (ReplyCode, &str) = match self {
-            SyntaxError => (ReplyCode::SyntaxError, "Syntax error, command unrecognized."),
+            SyntaxError => (
+                ReplyCode::SyntaxError,
+                "Syntax error, command unrecognized.",
+            ),
             BadArgument(text) => (ReplyCode::ParameterSyntaxError, text),
             NotImplemented => (ReplyCode::CommandNotImplemented, "Command not implemented."),
             ParameterNotImplemented => (
@@ -64,6 +71,11 @@ impl FtpError {
             UnsupportedProtocol => (
                 ReplyCode::ExtendedProtocolNotSupported,
                 "Network protocol not supported, use (1,2)",
+            ),
+            IllegalDataAddress => (ReplyCode::SyntaxError, "Illegal PORT command."),
+            PasvOnIpv6 => (
+                ReplyCode::ExtendedProtocolNotSupported,
+                "PASV cannot carry an IPv6 address; use EPSV.",
             ),
             NotFound => (ReplyCode::FileUnavailable, "No such file or directory."),
             PermissionDenied => (ReplyCode::FileUnavailable, "Permission denied."),
@@ -163,9 +175,13 @@ mod tests {
         assert_eq!(FtpError::BadArgument("x").to_reply().code as u16, 501);
         assert_eq!(FtpError::NotImplemented.to_reply().code as u16, 502);
         assert_eq!(FtpError::BadSequence("x").to_reply().code as u16, 503);
-        assert_eq!(FtpError::ParameterNotImplemented.to_reply().code as u16, 504);
+        assert_eq!(
+            FtpError::ParameterNotImplemented.to_reply().code as u16,
+            504
+        );
         assert_eq!(FtpError::UnsupportedProtocol.to_reply().code as u16, 522);
         assert_eq!(FtpError::NotLoggedIn.to_reply().code as u16, 530);
         assert_eq!(FtpError::CantOpenData.to_reply().code as u16, 425);
+        assert_eq!(FtpError::IllegalDataAddress.to_reply().code as u16, 500);
     }
 }

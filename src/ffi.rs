@@ -1,1 +1,145 @@
-//! (placeholder: ffi)
+//! The one audited place for `unsafe`: libc `crypt(3)` and volatile zeroing of secrets.
+
+use std::ffi::{c_char, CStr};
+use std::sync::Mutex;
+
+mod sys {
+    use std::ffi::c_char;
+
+    // glibc moved crypt() into libcrypt (libxcrypt on current distributions); musl keeps it in
+    // libc itself, so a static musl binary needs no extra library.
+    #[cfg_attr(target_env = "gnu", link(name = "crypt"))]
+    extern "C" {
+        pub fn crypt(key: *const c_char, setting: *const c_char) -> *mut c_char;
+    }
+}
+
+/// Serialises every call to `crypt(3)`, whose result lives in static storage.
+static CRYPT_LOCK: Mutex<()> = Mutex::new(());
+
+/// Hash `key` with the crypt(3) `setting` (`$6$salt`, or a whole stored hash); `None` on failure.
+pub fn crypt(key: &[u8], setting: &[u8]) -> Option<Vec<u8>> {
+    // A NUL would silently truncate the C string: refuse rather than hash a shorter key.
+    if key.contains(&0) || setting.contains(&0) {
+        return None;
+    }
+    let mut key_c = Vec::with_capacity(key.len() + 1);
+    key_c.extend_from_slice(key);
+    key_c.push(0);
+    let mut setting_c = Vec::with_capacity(setting.len() + 1);
+    setting_c.extend_from_slice(setting);
+    setting_c.push(0);
+
+    let result = {
+        // A panic while holding the lock cannot leave crypt()'s own state half-written, so a
+        // poisoned lock is still safe to use.
+        let _guard = CRYPT_LOCK
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        // SAFETY: both buffers are NUL-terminated with no interior NUL and outlive the call.
+        // crypt() returns NULL or a pointer to a NUL-terminated string in static storage that
+        // stays valid until the next crypt() call; the lock held here keeps other threads from
+        // making that call until the bytes are copied out below.
+        unsafe {
+            let out = sys::crypt(
+                key_c.as_ptr().cast::<c_char>(),
+                setting_c.as_ptr().cast::<c_char>(),
+            );
+            if out.is_null() {
+                None
+            } else {
+                Some(CStr::from_ptr(out).to_bytes().to_vec())
+            }
+        }
+    };
+    zeroize_vec(&mut key_c);
+    // libxcrypt and musl report failure as a string starting with '*' ("*0", "*1") rather
+    // than NULL; such a string must never be compared with a stored hash.
+    match result {
+        Some(hash) if !hash.is_empty() && hash[0] != b'*' => Some(hash),
+        _ => None,
+    }
+}
+
+/// Overwrite a vector's whole allocation (length and spare capacity) with zeros, then empty it.
+pub fn zeroize_vec(buf: &mut Vec<u8>) {
+    let ptr = buf.as_mut_ptr();
+    for i in 0..buf.capacity() {
+        // SAFETY: `ptr` points to an allocation of `capacity()` bytes owned by `buf`, and `i` is
+        // below it; writing a `u8` into spare capacity is allowed (it is only uninitialised
+        // memory). Volatile writes keep the compiler from eliding stores to memory about to
+        // be freed.
+        unsafe { std::ptr::write_volatile(ptr.add(i), 0) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
+    buf.clear();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Generated once with `openssl passwd -6 -salt Zk3pQ9rTxY2bW7mN 'correct horse'`.
+    const SHA512: &str = "$6$Zk3pQ9rTxY2bW7mN$PLFlBDb8JSdHq38HJ.uk11e1UknW2dod..Fik/TsPnzBjBsQoXsuGMYn0H1Y895Aa0psNwtk4aUlkIcEjx1XO0";
+
+    #[test]
+    fn crypt_reproduces_a_known_hash() {
+        let out = crypt(b"correct horse", SHA512.as_bytes());
+        assert_eq!(out.as_deref(), Some(SHA512.as_bytes()));
+    }
+
+    #[test]
+    fn crypt_with_wrong_key_differs() {
+        let out = crypt(b"wrong", SHA512.as_bytes()).expect("hash");
+        assert_ne!(out, SHA512.as_bytes());
+    }
+
+    #[test]
+    fn crypt_refuses_nul_bytes() {
+        assert_eq!(crypt(b"a\0b", SHA512.as_bytes()), None);
+        assert_eq!(crypt(b"ab", b"$6$salt\0"), None);
+    }
+
+    #[test]
+    fn crypt_rejects_an_invalid_setting() {
+        // "*" as a setting makes crypt fail; libxcrypt returns "*0" and glibc NULL.
+        assert_eq!(crypt(b"x", b"*"), None);
+        assert_eq!(crypt(b"x", b"$9$nosuchmethod$"), None);
+    }
+
+    #[test]
+    fn crypt_is_safe_from_many_threads() {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                std::thread::spawn(|| {
+                    for _ in 0..3 {
+                        let out = crypt(b"correct horse", SHA512.as_bytes());
+                        assert_eq!(out.as_deref(), Some(SHA512.as_bytes()));
+                    }
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join().expect("thread");
+        }
+    }
+
+    #[test]
+    fn zeroize_clears_contents_and_spare_capacity() {
+        let mut v = Vec::with_capacity(16);
+        v.extend_from_slice(b"secret");
+        zeroize_vec(&mut v);
+        assert!(v.is_empty());
+        assert!(v.capacity() >= 16);
+        // Reading back through the spare capacity shows zeros.
+        let spare: Vec<u8> = v
+            .spare_capacity_mut()
+            .iter()
+            .take(6)
+            // SAFETY: zeroize_vec wrote a zero into every byte of the allocation, so these
+            // spare-capacity bytes are initialised.
+            .map(|b| unsafe { b.assume_init() })
+            .collect();
+        assert_eq!(spare, vec![0u8; 6]);
+    }
+}

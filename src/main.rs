@@ -1,3 +1,69 @@
-//! The `ferroftpd` binary: parse the command line, load the config, run.
+//! The `ferroftpd` binary: parse the command line, set up logging, run.
 
-fn main() {}
+use ferroftpd::cli::{self, CliAction};
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let action = match cli::parse_args(&args) {
+        Ok(a) => a,
+        Err(msg) => {
+            eprintln!("ferroftpd: {msg}");
+            eprintln!("Try 'ferroftpd --help'.");
+            return ExitCode::from(2);
+        }
+    };
+    match action {
+        CliAction::Help(text) | CliAction::Version(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        CliAction::CheckConfig(_) => {
+            println!("ferroftpd: configuration OK");
+            ExitCode::SUCCESS
+        }
+        CliAction::CheckFailed(problems) => {
+            eprint!("{problems}");
+            if !problems.ends_with('\n') {
+                eprintln!();
+            }
+            ExitCode::FAILURE
+        }
+        CliAction::Run(config) => {
+            init_logging(config.verbose);
+            // SIGHUP re-reads the same file with the same command-line options on top.
+            let reload: ferroftpd::startup::Reloader =
+                Box::new(move || match cli::parse_args(&args) {
+                    Ok(CliAction::Run(c)) => Ok(c),
+                    Ok(_) => Err("unexpected command line on reload".into()),
+                    Err(e) => Err(e),
+                });
+            match ferroftpd::startup::run(config, reload) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(msg) => {
+                    log::error!("{msg}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => log::LevelFilter::Info,
+        1 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    let mut builder = env_logger::Builder::new();
+    builder.filter_level(level);
+    // FERROFTPD_LOG=debug and the like still override the level, for debugging a device.
+    if let Ok(spec) = std::env::var("FERROFTPD_LOG") {
+        builder.parse_filters(&spec);
+    }
+    builder.format(|buf, record| {
+        use std::io::Write;
+        writeln!(buf, "ferroftpd: {:<5} {}", record.level(), record.args())
+    });
+    builder.init();
+}

@@ -1,1 +1,167 @@
-//! (placeholder: session)
+//! Per-connection state: login, jail, working directory, transfer parameters, pending data setup.
+
+use crate::auth::Account;
+use crate::command::TransferType;
+use crate::data_channel::DataSetup;
+use crate::error::FtpError;
+use crate::jail::Jail;
+use crate::listing::FactSet;
+use crate::vpath::VirtualPath;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Where a connection is in the login sequence (RFC 959 §6 state diagrams).
+#[derive(Debug)]
+pub enum LoginState {
+    /// Greeted; waiting for USER.
+    Greeted,
+    /// USER given; waiting for PASS.
+    UserGiven(Vec<u8>),
+    /// Logged in.
+    LoggedIn(Account),
+}
+
+/// Transfer totals, reported by QUIT and STAT.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Stats {
+    /// Files downloaded.
+    pub files_down: u64,
+    /// Files uploaded.
+    pub files_up: u64,
+    /// Bytes downloaded (file data only).
+    pub bytes_down: u64,
+    /// Bytes uploaded (file data only).
+    pub bytes_up: u64,
+    /// Data transfers of any kind, listings included.
+    pub transfers: u64,
+    /// Bytes over data connections of any kind.
+    pub data_bytes: u64,
+}
+
+/// One control connection's state.
+#[derive(Debug)]
+pub struct Session {
+    /// Login progress.
+    pub login: LoginState,
+    /// The logged-in account's root; `None` before login.
+    pub jail: Option<Jail>,
+    /// Current directory inside the jail.
+    pub cwd: VirtualPath,
+    /// TYPE.
+    pub transfer_type: TransferType,
+    /// Pending REST offset, consumed by the next transfer command.
+    pub rest: u64,
+    /// Pending RNFR source, consumed by RNTO.
+    pub rename_from: Option<VirtualPath>,
+    /// Data connection set up by PASV/EPSV/PORT/EPRT, consumed by the next transfer.
+    pub data: Option<DataSetup>,
+    /// After `EPSV ALL` only EPSV may set up data connections (RFC 2428 §4).
+    pub epsv_all: bool,
+    /// Client address of the control connection.
+    pub peer: SocketAddr,
+    /// Our address of the control connection.
+    pub local: SocketAddr,
+    /// Totals.
+    pub stats: Stats,
+    /// Failed PASS attempts on this connection.
+    pub failed_logins: u32,
+    /// umask applied to uploads and new directories.
+    pub umask: u32,
+    /// Idle timeout (SITE IDLE may lower or raise it up to the configured maximum).
+    pub idle_timeout: Duration,
+    /// Set by QUIT or a fatal condition: the loop ends after the current reply.
+    pub quit: bool,
+    /// MLST/MLSD facts chosen with `OPTS MLST`.
+    pub mlst_facts: FactSet,
+    /// Byte range for the next HASH (`RANG`), inclusive.
+    pub hash_range: Option<(u64, u64)>,
+    /// Virtual host named with HOST (RFC 7151), for the log.
+    pub host: Option<Vec<u8>>,
+}
+
+impl Session {
+    /// A fresh session for a new connection.
+    pub fn new(peer: SocketAddr, local: SocketAddr, umask: u32, idle_timeout: Duration) -> Self {
+        Session {
+            login: LoginState::Greeted,
+            jail: None,
+            cwd: VirtualPath::root(),
+            transfer_type: TransferType::Binary,
+            rest: 0,
+            rename_from: None,
+            data: None,
+            epsv_all: false,
+            peer,
+            local,
+            stats: Stats::default(),
+            failed_logins: 0,
+            umask,
+            idle_timeout,
+            quit: false,
+            mlst_facts: FactSet::default(),
+            hash_range: None,
+            host: None,
+        }
+    }
+
+    /// Back to the just-greeted state (REIN, or USER while logged in); totals are kept.
+    pub fn logout(&mut self) {
+        self.login = LoginState::Greeted;
+        self.jail = None;
+        self.cwd = VirtualPath::root();
+        self.transfer_type = TransferType::Binary;
+        self.rest = 0;
+        self.rename_from = None;
+        self.data = None;
+        self.epsv_all = false;
+        self.mlst_facts = FactSet::default();
+        self.hash_range = None;
+        self.host = None;
+    }
+
+    /// The logged-in account, if any.
+    pub fn account(&self) -> Option<&Account> {
+        match &self.login {
+            LoginState::LoggedIn(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// Whether a user is logged in.
+    pub fn logged_in(&self) -> bool {
+        self.account().is_some()
+    }
+
+    /// The session's jail (login is checked before any handler runs).
+    pub fn jail(&self) -> Result<&Jail, FtpError> {
+        self.jail.as_ref().ok_or(FtpError::NotLoggedIn)
+    }
+
+    /// Resolve a client path against the working directory.
+    pub fn path(&self, arg: &[u8]) -> Result<VirtualPath, FtpError> {
+        self.cwd.join(arg)
+    }
+
+    /// Fail with "Permission denied." unless the account may write.
+    pub fn require_write(&self) -> Result<(), FtpError> {
+        match self.account() {
+            Some(a) if a.writable => Ok(()),
+            _ => Err(FtpError::PermissionDenied),
+        }
+    }
+
+    /// Take the pending REST offset (0 if none).
+    pub fn take_rest(&mut self) -> u64 {
+        std::mem::take(&mut self.rest)
+    }
+
+    /// File permissions for a new file, after the session's umask.
+    pub fn file_mode(&self) -> u32 {
+        0o666 & !self.umask
+    }
+
+    /// Permissions for a new directory, after the session's umask.
+    pub fn dir_mode(&self) -> u32 {
+        0o777 & !self.umask
+    }
+}

@@ -1,1 +1,531 @@
-//! (placeholder: transfer)
+//! One data transfer: the job a pool worker runs, its shared progress, copy loops, ASCII conversion.
+
+use crate::data_channel::{DataPolicy, DataSetup, OpenFailure};
+use crate::error::FtpError;
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+
+/// Size of each worker's buffer, allocated once per worker, never per transfer.
+pub const BUFFER_SIZE: usize = 128 * 1024;
+/// Largest sendfile call: small enough that ABOR and STAT progress are seen promptly, large
+/// enough that the syscall count is negligible (4096 calls per GiB).
+const SENDFILE_CHUNK: usize = 256 * 1024;
+
+/// What the data connection carries.
+#[derive(Debug)]
+pub enum Payload {
+    /// RETR: a file from `offset`, converted to CRLF when `ascii`.
+    SendFile {
+        /// The opened file (already checked to be regular).
+        file: File,
+        /// Start offset (REST).
+        offset: u64,
+        /// ASCII type: LF becomes CRLF.
+        ascii: bool,
+    },
+    /// LIST/NLST/MLSD: bytes already formatted.
+    SendBytes(Vec<u8>),
+    /// HASH/XCRC: CRC32 of `len` bytes from `start` (to EOF when `None`); no data connection.
+    Checksum {
+        /// The opened file.
+        file: File,
+        /// First byte.
+        start: u64,
+        /// Bytes to hash; `None` = to the end of the file.
+        len: Option<u64>,
+    },
+    /// STOR/APPE/STOU: into a file positioned where writing starts.
+    Receive {
+        /// The opened target file.
+        file: File,
+        /// ASCII type: CRLF becomes LF.
+        ascii: bool,
+        /// fsync before reporting success (the 226 promise).
+        sync: bool,
+    },
+}
+
+/// Shared between the control thread and the worker: abort flag, bytes moved, the socket.
+#[derive(Debug, Default)]
+pub struct Progress {
+    aborted: AtomicBool,
+    // A Mutex, not AtomicU64: 32-bit MIPS and ARMv5 have no 64-bit atomics.
+    bytes: Mutex<u64>,
+    socket: Mutex<Option<TcpStream>>,
+}
+
+impl Progress {
+    /// Bytes moved over the data connection so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes.lock().map(|b| *b).unwrap_or(0)
+    }
+
+    /// Ask the transfer to stop: set the flag and shut the data socket so blocked I/O returns.
+    pub fn abort(&self) {
+        self.aborted.store(true, Ordering::SeqCst);
+        if let Ok(guard) = self.socket.lock() {
+            if let Some(s) = guard.as_ref() {
+                let _ = s.shutdown(Shutdown::Both);
+            }
+        }
+    }
+
+    /// Whether ABOR (or the control connection's loss) asked for a stop.
+    pub fn is_aborted(&self) -> bool {
+        self.aborted.load(Ordering::SeqCst)
+    }
+
+    fn add(&self, n: u64) {
+        if let Ok(mut b) = self.bytes.lock() {
+            *b = b.saturating_add(n);
+        }
+    }
+
+    fn attach(&self, stream: &TcpStream) {
+        if let (Ok(clone), Ok(mut guard)) = (stream.try_clone(), self.socket.lock()) {
+            *guard = Some(clone);
+        }
+        // An ABOR that raced the attach must still reach the socket.
+        if self.is_aborted() {
+            let _ = stream.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn detach(&self) {
+        if let Ok(mut guard) = self.socket.lock() {
+            // The clone must close too, or the client would never see EOF.
+            *guard = None;
+        }
+    }
+}
+
+/// How a transfer ended; the control thread turns this into 226/425/426/451/452.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// All data moved and the data connection closed.
+    Complete(u64),
+    /// Stopped by ABOR.
+    Aborted(u64),
+    /// The client broke or stalled the data connection.
+    ConnectionLost(u64),
+    /// The data connection could not be opened.
+    CantOpen,
+    /// A local read/write/fsync error (disk full, I/O error...).
+    LocalError(FtpError, u64),
+    /// A checksum job finished: the CRC32 and the bytes hashed.
+    Hashed(u32, u64),
+}
+
+/// A transfer handed to the data pool.
+#[derive(Debug)]
+pub struct TransferJob {
+    payload: Payload,
+    setup: Option<DataSetup>,
+    policy: DataPolicy,
+    progress: Arc<Progress>,
+    outcome: mpsc::Sender<TransferOutcome>,
+    // Closed when the job is dropped (done, or its worker panicked): wakes the control thread.
+    _done: OwnedFd,
+}
+
+/// The control thread's side of a submitted job.
+#[derive(Debug)]
+pub struct TransferHandle {
+    /// Shared progress (STAT, ABOR).
+    pub progress: Arc<Progress>,
+    /// Receives the outcome once.
+    pub outcome: mpsc::Receiver<TransferOutcome>,
+    /// Becomes readable (POLLHUP) when the job is finished.
+    pub done: OwnedFd,
+}
+
+impl TransferJob {
+    /// Make a job and the handle the control thread waits on (`setup` is `None` for
+    /// checksums, which need no data connection).
+    pub fn new(
+        payload: Payload,
+        setup: Option<DataSetup>,
+        policy: DataPolicy,
+    ) -> io::Result<(TransferJob, TransferHandle)> {
+        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        let (tx, rx) = mpsc::channel();
+        let progress = Arc::new(Progress::default());
+        let job = TransferJob {
+            payload,
+            setup,
+            policy,
+            progress: Arc::clone(&progress),
+            outcome: tx,
+            _done: write_end,
+        };
+        let handle = TransferHandle {
+            progress,
+            outcome: rx,
+            done: read_end,
+        };
+        Ok((job, handle))
+    }
+
+    /// Run the transfer to its end on the calling (worker) thread, using `buf` as scratch.
+    pub fn run(self, buf: &mut [u8]) {
+        let progress = Arc::clone(&self.progress);
+        let Some(setup) = self.setup else {
+            let outcome = match self.payload {
+                Payload::Checksum { file, start, len } => {
+                    checksum(file, start, len, &progress, buf)
+                }
+                _ => TransferOutcome::CantOpen,
+            };
+            let _ = self.outcome.send(outcome);
+            return;
+        };
+        let outcome = match setup.connect(self.policy, &progress.aborted) {
+            Err(OpenFailure::Aborted) => TransferOutcome::Aborted(0),
+            Err(OpenFailure::Failed) => TransferOutcome::CantOpen,
+            Ok(stream) => {
+                progress.attach(&stream);
+                let result = copy(self.payload, &stream, &progress, buf);
+                let _ = stream.shutdown(Shutdown::Write);
+                progress.detach();
+                drop(stream);
+                let moved = progress.bytes();
+                match result {
+                    _ if progress.is_aborted() => TransferOutcome::Aborted(moved),
+                    Ok(()) => TransferOutcome::Complete(moved),
+                    Err(CopyError::Net) => TransferOutcome::ConnectionLost(moved),
+                    Err(CopyError::Local(e)) => TransferOutcome::LocalError(e, moved),
+                }
+            }
+        };
+        // The receiver may be gone if the control thread died; nothing left to tell then.
+        let _ = self.outcome.send(outcome);
+    }
+}
+
+enum CopyError {
+    /// The data connection failed (reset, timeout, client gone).
+    Net,
+    /// The local file failed.
+    Local(FtpError),
+}
+
+fn copy(
+    payload: Payload,
+    stream: &TcpStream,
+    progress: &Progress,
+    buf: &mut [u8],
+) -> Result<(), CopyError> {
+    match payload {
+        Payload::SendFile {
+            file,
+            offset,
+            ascii: false,
+        } => send_binary(&file, offset, stream, progress, buf),
+        Payload::SendFile {
+            mut file,
+            offset,
+            ascii: true,
+        } => {
+            use std::io::Seek;
+            file.seek(io::SeekFrom::Start(offset))
+                .map_err(|e| CopyError::Local(e.into()))?;
+            send_ascii(&mut file, stream, progress, buf)
+        }
+        Payload::SendBytes(bytes) => {
+            for chunk in bytes.chunks(64 * 1024) {
+                if progress.is_aborted() {
+                    return Err(CopyError::Net);
+                }
+                write_net(stream, chunk)?;
+                progress.add(chunk.len() as u64);
+            }
+            Ok(())
+        }
+        Payload::Receive { file, ascii, sync } => receive(file, ascii, sync, stream, progress, buf),
+        // Checksums never reach a data connection (no setup); refuse rather than send.
+        Payload::Checksum { .. } => Err(CopyError::Local(FtpError::LocalError)),
+    }
+}
+
+/// CRC32 of a byte range, reading with the worker's buffer; honours ABOR between reads.
+fn checksum(
+    mut file: File,
+    start: u64,
+    len: Option<u64>,
+    progress: &Progress,
+    buf: &mut [u8],
+) -> TransferOutcome {
+    use std::io::Seek;
+    if let Err(e) = file.seek(io::SeekFrom::Start(start)) {
+        return TransferOutcome::LocalError(e.into(), 0);
+    }
+    let mut hasher = crc32fast::Hasher::new();
+    let mut left = len.unwrap_or(u64::MAX);
+    while left > 0 {
+        if progress.is_aborted() {
+            return TransferOutcome::Aborted(progress.bytes());
+        }
+        let want = usize::try_from(left).map_or(buf.len(), |l| l.min(buf.len()));
+        let n = match read_file(&mut file, &mut buf[..want]) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(CopyError::Local(e)) => return TransferOutcome::LocalError(e, progress.bytes()),
+            Err(CopyError::Net) => return TransferOutcome::LocalError(FtpError::LocalError, 0),
+        };
+        hasher.update(&buf[..n]);
+        progress.add(n as u64);
+        left -= n as u64;
+    }
+    TransferOutcome::Hashed(hasher.finalize(), progress.bytes())
+}
+
+fn write_net(mut stream: &TcpStream, data: &[u8]) -> Result<(), CopyError> {
+    stream.write_all(data).map_err(|_| CopyError::Net)
+}
+
+/// Binary download with sendfile(2): no copy through user space.
+fn send_binary(
+    file: &File,
+    offset: u64,
+    stream: &TcpStream,
+    progress: &Progress,
+    buf: &mut [u8],
+) -> Result<(), CopyError> {
+    use nix::errno::Errno;
+    // off64_t: a 64-bit offset even on 32-bit glibc, where off_t would wrap past 2 GiB.
+    let mut off: nix::libc::off64_t =
+        i64::try_from(offset).map_err(|_| CopyError::Local(FtpError::LocalError))?;
+    loop {
+        if progress.is_aborted() {
+            return Err(CopyError::Net);
+        }
+        match nix::sys::sendfile::sendfile64(stream, file, Some(&mut off), SENDFILE_CHUNK) {
+            Ok(0) => return Ok(()),
+            Ok(n) => progress.add(n as u64),
+            Err(Errno::EINTR) => continue,
+            // sendfile unsupported for this file (some FUSE/proc files): copy by hand.
+            Err(Errno::EINVAL | Errno::ENOSYS) => {
+                let start = u64::try_from(off).unwrap_or(offset);
+                let mut f = file.try_clone().map_err(|e| CopyError::Local(e.into()))?;
+                use std::io::Seek;
+                f.seek(io::SeekFrom::Start(start))
+                    .map_err(|e| CopyError::Local(e.into()))?;
+                return send_plain(&mut f, stream, progress, buf);
+            }
+            Err(Errno::EIO) => return Err(CopyError::Local(FtpError::LocalError)),
+            Err(_) => return Err(CopyError::Net),
+        }
+    }
+}
+
+fn send_plain(
+    file: &mut File,
+    stream: &TcpStream,
+    progress: &Progress,
+    buf: &mut [u8],
+) -> Result<(), CopyError> {
+    loop {
+        if progress.is_aborted() {
+            return Err(CopyError::Net);
+        }
+        let n = read_file(file, buf)?;
+        if n == 0 {
+            return Ok(());
+        }
+        write_net(stream, &buf[..n])?;
+        progress.add(n as u64);
+    }
+}
+
+fn read_file(file: &mut File, buf: &mut [u8]) -> Result<usize, CopyError> {
+    loop {
+        match file.read(buf) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Local(e.into())),
+        }
+    }
+}
+
+/// ASCII download: every LF goes out as CRLF (RFC 959 §3.1.1.1).
+fn send_ascii(
+    file: &mut File,
+    stream: &TcpStream,
+    progress: &Progress,
+    buf: &mut [u8],
+) -> Result<(), CopyError> {
+    // Input takes a third of the buffer so the doubled worst case fits in the rest.
+    let (input, output) = buf.split_at_mut(buf.len() / 3);
+    loop {
+        if progress.is_aborted() {
+            return Err(CopyError::Net);
+        }
+        let n = read_file(file, input)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let m = lf_to_crlf(&input[..n], output);
+        write_net(stream, &output[..m])?;
+        progress.add(m as u64);
+    }
+}
+
+/// Upload: read the data connection, write the file (CRLF -> LF in ASCII), fsync at the end.
+fn receive(
+    mut file: File,
+    ascii: bool,
+    sync: bool,
+    mut stream: &TcpStream,
+    progress: &Progress,
+    buf: &mut [u8],
+) -> Result<(), CopyError> {
+    let (input, output) = buf.split_at_mut(buf.len() / 2);
+    let mut crlf = CrlfToLf::default();
+    loop {
+        let n = match stream.read(input) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(CopyError::Net),
+        };
+        progress.add(n as u64);
+        let data = if ascii {
+            let m = crlf.convert(&input[..n], output);
+            &output[..m]
+        } else {
+            &input[..n]
+        };
+        file.write_all(data)
+            .map_err(|e| CopyError::Local(e.into()))?;
+    }
+    file.write_all(crlf.finish())
+        .map_err(|e| CopyError::Local(e.into()))?;
+    if progress.is_aborted() {
+        return Err(CopyError::Net);
+    }
+    if sync {
+        // The 226 promises the bytes are on disk (a router may lose power any time).
+        file.sync_data().map_err(|e| CopyError::Local(e.into()))?;
+    }
+    Ok(())
+}
+
+/// Convert LF to CRLF; `out` must hold `2 * input.len()` bytes. Returns bytes written.
+pub fn lf_to_crlf(input: &[u8], out: &mut [u8]) -> usize {
+    let mut j = 0;
+    for &b in input {
+        if b == b'\n' {
+            out[j] = b'\r';
+            j += 1;
+        }
+        out[j] = b;
+        j += 1;
+    }
+    j
+}
+
+/// Streaming CRLF -> LF conversion that survives a CR at the end of one read.
+#[derive(Debug, Default)]
+pub struct CrlfToLf {
+    pending_cr: bool,
+}
+
+impl CrlfToLf {
+    /// Convert `input` into `out` (at least `input.len() + 1` bytes). Returns bytes written.
+    pub fn convert(&mut self, input: &[u8], out: &mut [u8]) -> usize {
+        let mut j = 0;
+        for &b in input {
+            if self.pending_cr {
+                self.pending_cr = false;
+                if b != b'\n' {
+                    // A lone CR is data, keep it.
+                    out[j] = b'\r';
+                    j += 1;
+                }
+            }
+            if b == b'\r' {
+                self.pending_cr = true;
+            } else {
+                out[j] = b;
+                j += 1;
+            }
+        }
+        j
+    }
+
+    /// Bytes still held back (a trailing CR) when the input ended.
+    pub fn finish(&mut self) -> &'static [u8] {
+        if std::mem::take(&mut self.pending_cr) {
+            b"\r"
+        } else {
+            b""
+        }
+    }
+}
+
+/// The size a file will have on the wire in ASCII type (LF counted twice).
+pub fn ascii_size(file: &mut File, buf: &mut [u8]) -> io::Result<u64> {
+    let mut total = 0u64;
+    loop {
+        let n = match file.read(buf) {
+            Ok(0) => return Ok(total),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        let lf = buf[..n].iter().filter(|&&b| b == b'\n').count();
+        total += (n + lf) as u64;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lf_becomes_crlf() {
+        let mut out = [0u8; 32];
+        let n = lf_to_crlf(b"a\nb\r\n\n", &mut out);
+        assert_eq!(&out[..n], b"a\r\nb\r\r\n\r\n");
+    }
+
+    #[test]
+    fn crlf_becomes_lf_across_reads() {
+        let mut c = CrlfToLf::default();
+        let mut out = [0u8; 32];
+        let mut got = Vec::new();
+        for piece in [&b"a\r"[..], b"\nb\r", b"x\r", b"\r\n"] {
+            let n = c.convert(piece, &mut out);
+            got.extend_from_slice(&out[..n]);
+        }
+        got.extend_from_slice(c.finish());
+        assert_eq!(got, b"a\nb\rx\r\n");
+    }
+
+    #[test]
+    fn trailing_cr_is_kept() {
+        let mut c = CrlfToLf::default();
+        let mut out = [0u8; 8];
+        let n = c.convert(b"ab\r", &mut out);
+        assert_eq!(&out[..n], b"ab");
+        assert_eq!(c.finish(), b"\r");
+    }
+
+    #[test]
+    fn progress_abort_shuts_socket() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        let p = Progress::default();
+        p.attach(&c);
+        p.abort();
+        assert!(p.is_aborted());
+        let mut b = [0u8; 1];
+        // Shutdown of the client side makes the server see EOF.
+        assert_eq!(s.read(&mut b).unwrap(), 0);
+    }
+}

@@ -1,0 +1,71 @@
+//! Commands that change the tree: MKD, RMD, DELE, RNFR, RNTO, SITE CHMOD.
+
+use crate::control::Control;
+use crate::error::FtpError;
+use crate::reply::{Reply, ReplyCode};
+
+/// MKD: 257 with the new directory's quoted path.
+pub fn mkd(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
+    ctl.session.require_write()?;
+    let path = ctl.session.path(arg)?;
+    ctl.session
+        .jail()?
+        .make_dir(&path, ctl.session.dir_mode())?;
+    Ok(Reply::quoted_path(
+        ReplyCode::PathCreated,
+        path.as_bytes(),
+        "created",
+    ))
+}
+
+/// RMD: remove an empty directory.
+pub fn rmd(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
+    ctl.session.require_write()?;
+    let path = ctl.session.path(arg)?;
+    ctl.session.jail()?.remove_dir(&path)?;
+    Ok(Reply::new(
+        ReplyCode::FileActionOk,
+        "Remove directory operation successful.",
+    ))
+}
+
+/// DELE: remove a file (or a symlink itself).
+pub fn dele(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
+    ctl.session.require_write()?;
+    let path = ctl.session.path(arg)?;
+    ctl.session.jail()?.remove_file(&path)?;
+    Ok(Reply::new(
+        ReplyCode::FileActionOk,
+        "Delete operation successful.",
+    ))
+}
+
+/// RNFR: remember an existing source for RNTO.
+pub fn rnfr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
+    ctl.session.require_write()?;
+    let path = ctl.session.path(arg)?;
+    ctl.session.jail()?.lstat(&path)?;
+    ctl.session.rename_from = Some(path);
+    Ok(Reply::new(ReplyCode::PendingFurtherInfo, "Ready for RNTO."))
+}
+
+/// RNTO: rename the RNFR source.
+pub fn rnto(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
+    let from = ctl
+        .session
+        .rename_from
+        .take()
+        .ok_or(FtpError::BadSequence("RNFR required first."))?;
+    ctl.session.require_write()?;
+    let to = ctl.session.path(arg)?;
+    ctl.session.jail()?.rename(&from, &to)?;
+    Ok(Reply::new(ReplyCode::FileActionOk, "Rename successful."))
+}
+
+/// SITE CHMOD mode path.
+pub fn chmod(ctl: &mut Control, mode: u32, arg: &[u8]) -> Result<Reply, FtpError> {
+    ctl.session.require_write()?;
+    let path = ctl.session.path(arg)?;
+    ctl.session.jail()?.set_mode(&path, mode)?;
+    Ok(Reply::new(ReplyCode::CommandOk, "SITE CHMOD command ok."))
+}

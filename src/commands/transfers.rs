@@ -1,0 +1,404 @@
+//! Transfer commands: TYPE, STRU, MODE, PORT/EPRT, PASV/EPSV, REST, RETR, STOR, APPE, STOU,
+//! LIST, NLST, STAT path, and ABOR when no transfer runs.
+
+use crate::command::{EpsvArg, TransferType};
+use crate::control::Control;
+use crate::data_channel::{self, DataSetup};
+use crate::error::FtpError;
+use crate::file_info::{DirEntry, FileKind};
+use crate::jail::WriteMode;
+use crate::listing;
+use crate::reply::{Reply, ReplyCode};
+use crate::transfer::{Payload, TransferOutcome};
+use crate::vpath::VirtualPath;
+use std::net::{IpAddr, SocketAddr};
+
+/// TYPE.
+pub fn set_type(ctl: &mut Control, t: TransferType) -> Result<Reply, FtpError> {
+    ctl.session.transfer_type = t;
+    let text = match t {
+        TransferType::Ascii => "Switching to ASCII mode.",
+        TransferType::Binary => "Switching to Binary mode.",
+    };
+    Ok(Reply::new(ReplyCode::CommandOk, text))
+}
+
+/// STRU F (the only structure; others are refused by the parser).
+pub fn stru() -> Result<Reply, FtpError> {
+    Ok(Reply::new(ReplyCode::CommandOk, "Structure set to F."))
+}
+
+/// MODE S (the only mode; others are refused by the parser).
+pub fn mode() -> Result<Reply, FtpError> {
+    Ok(Reply::new(ReplyCode::CommandOk, "Mode set to S."))
+}
+
+/// REST offset (RFC 3659 §5): applies to the next RETR/STOR.
+pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
+    ctl.session.rest = offset;
+    Ok(Reply::new(
+        ReplyCode::PendingFurtherInfo,
+        format!("Restart position accepted ({offset})."),
+    ))
+}
+
+fn refuse_after_epsv_all(ctl: &Control) -> Result<(), FtpError> {
+    if ctl.session.epsv_all {
+        return Err(FtpError::BadSequence(
+            "Only EPSV is allowed after EPSV ALL.",
+        ));
+    }
+    Ok(())
+}
+
+/// PORT / EPRT: connect back to the client for the next transfer.
+pub fn active(ctl: &mut Control, target: SocketAddr) -> Result<Reply, FtpError> {
+    refuse_after_epsv_all(ctl)?;
+    let local_ip = ctl.session.local.ip().to_canonical();
+    if target.is_ipv4() != local_ip.is_ipv4() && !ctl.settings.config.allow_fxp {
+        return Err(FtpError::UnsupportedProtocol);
+    }
+    data_channel::check_active_target(
+        target,
+        ctl.session.peer.ip(),
+        ctl.settings.config.allow_fxp,
+    )?;
+    ctl.session.data = Some(DataSetup::Active { target, local_ip });
+    Ok(Reply::new(
+        ReplyCode::CommandOk,
+        "PORT command successful. Consider using PASV.",
+    ))
+}
+
+/// Open a passive listener on the control connection's local address.
+fn open_listener(ctl: &mut Control) -> Result<u16, FtpError> {
+    // Drop any previous setup first so its port is free again.
+    ctl.session.data = None;
+    let local_ip = ctl.session.local.ip().to_canonical();
+    let listener = data_channel::open_passive(local_ip, ctl.settings.config.pasv_ports)
+        .map_err(|_| FtpError::CantOpenData)?;
+    let port = listener
+        .local_addr()
+        .map_err(|_| FtpError::CantOpenData)?
+        .port();
+    ctl.session.data = Some(DataSetup::Passive {
+        listener,
+        peer: ctl.session.peer.ip(),
+    });
+    Ok(port)
+}
+
+/// PASV: 227 with h1,h2,h3,h4,p1,p2.
+pub fn pasv(ctl: &mut Control) -> Result<Reply, FtpError> {
+    refuse_after_epsv_all(ctl)?;
+    let shown = match ctl.settings.config.pasv_address {
+        Some(addr) => addr,
+        None => ctl.session.local.ip().to_canonical(),
+    };
+    let IpAddr::V4(v4) = shown else {
+        // RFC 2428 §1: PASV is replaced by EPSV; its reply cannot describe an IPv6 address.
+        return Err(FtpError::PasvOnIpv6);
+    };
+    let port = open_listener(ctl)?;
+    let o = v4.octets();
+    Ok(Reply::new(
+        ReplyCode::EnteringPassive,
+        format!(
+            "Entering Passive Mode ({},{},{},{},{},{}).",
+            o[0],
+            o[1],
+            o[2],
+            o[3],
+            port >> 8,
+            port & 0xFF
+        ),
+    ))
+}
+
+/// EPSV [1|2|ALL] (RFC 2428 §3).
+pub fn epsv(ctl: &mut Control, arg: EpsvArg) -> Result<Reply, FtpError> {
+    let family = if ctl.session.local.ip().to_canonical().is_ipv4() {
+        1
+    } else {
+        2
+    };
+    match arg {
+        EpsvArg::All => {
+            ctl.session.epsv_all = true;
+            return Ok(Reply::new(ReplyCode::CommandOk, "EPSV ALL ok."));
+        }
+        EpsvArg::Protocol(p) if p != family => return Err(FtpError::UnsupportedProtocol),
+        _ => {}
+    }
+    let port = open_listener(ctl)?;
+    Ok(Reply::new(
+        ReplyCode::EnteringExtendedPassive,
+        format!("Entering Extended Passive Mode (|||{port}|)"),
+    ))
+}
+
+fn require_data_setup(ctl: &Control) -> Result<(), FtpError> {
+    // RFC 959 lists 425 for a transfer command with no usable data connection.
+    if ctl.session.data.is_none() {
+        return Err(FtpError::CantOpenData);
+    }
+    Ok(())
+}
+
+fn display_name(arg: &[u8]) -> String {
+    String::from_utf8_lossy(arg).escape_debug().to_string()
+}
+
+/// RETR: send a file (sendfile in binary type), from the REST offset.
+pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
+    require_data_setup(ctl)?;
+    let offset = ctl.session.take_rest();
+    let path = ctl.session.path(arg)?;
+    let (file, info) = ctl.session.jail()?.open_read(&path)?;
+    let ascii = ctl.session.transfer_type == TransferType::Ascii;
+    let mode = if ascii { "ASCII" } else { "BINARY" };
+    // wget reads the size from "(N bytes)" in this line.
+    let opening = Reply::new(
+        ReplyCode::FileStatusOk,
+        format!(
+            "Opening {mode} mode data connection for {} ({} bytes).",
+            display_name(arg),
+            info.size
+        ),
+    );
+    let payload = Payload::SendFile {
+        file,
+        offset,
+        ascii,
+    };
+    let (reply, outcome) = ctl.run_transfer(payload, opening)?;
+    log_transfer(ctl, "RETR", &path, outcome);
+    if let TransferOutcome::Complete(n) = outcome {
+        ctl.session.stats.files_down += 1;
+        ctl.session.stats.bytes_down += n;
+    }
+    Ok(reply)
+}
+
+/// How STOR-like commands open their target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// STOR: replace (or resume at the REST offset).
+    Replace,
+    /// APPE: append.
+    Append,
+}
+
+/// STOR / APPE.
+pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, FtpError> {
+    ctl.session.require_write()?;
+    require_data_setup(ctl)?;
+    let offset = ctl.session.take_rest();
+    let path = ctl.session.path(arg)?;
+    let mode = match kind {
+        StoreKind::Append => WriteMode::Append,
+        StoreKind::Replace if offset > 0 => WriteMode::Resume(offset),
+        StoreKind::Replace => WriteMode::Truncate,
+    };
+    let file = ctl
+        .session
+        .jail()?
+        .open_write(&path, mode, ctl.session.file_mode())?;
+    let opening = Reply::new(ReplyCode::FileStatusOk, "Ok to send data.");
+    receive_into(ctl, file, &path, opening)
+}
+
+/// STOU: store under a new unique name; `150 FILE: name` (RFC 1123 §4.1.2.9).
+pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
+    ctl.session.require_write()?;
+    require_data_setup(ctl)?;
+    ctl.session.rest = 0;
+    let base: Vec<u8> = match hint {
+        Some(h) => {
+            let p = ctl.session.path(h)?;
+            p.file_name()
+                .map(<[u8]>::to_vec)
+                .unwrap_or_else(|| b"ftp".to_vec())
+        }
+        None => b"ftp".to_vec(),
+    };
+    let dir = ctl.session.cwd.clone();
+    let mode = ctl.session.file_mode();
+    // Bounded search for a free name: base, base.1, ... base.999.
+    for i in 0..1000u32 {
+        let mut name = base.clone();
+        if i > 0 {
+            name.extend_from_slice(format!(".{i}").as_bytes());
+        }
+        let path = dir.join(&name)?;
+        match ctl
+            .session
+            .jail()?
+            .open_write(&path, WriteMode::CreateNew, mode)
+        {
+            Ok(file) => {
+                let mut text = b"FILE: ".to_vec();
+                text.extend_from_slice(&name);
+                let opening = Reply::new(ReplyCode::FileStatusOk, text);
+                return receive_into(ctl, file, &path, opening);
+            }
+            Err(FtpError::AlreadyExists) => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(FtpError::NameNotAllowed)
+}
+
+fn receive_into(
+    ctl: &mut Control,
+    file: std::fs::File,
+    path: &VirtualPath,
+    opening: Reply,
+) -> Result<Reply, FtpError> {
+    let ascii = ctl.session.transfer_type == TransferType::Ascii;
+    let payload = Payload::Receive {
+        file,
+        ascii,
+        sync: true,
+    };
+    let (reply, outcome) = ctl.run_transfer(payload, opening)?;
+    log_transfer(ctl, "STOR", path, outcome);
+    if let TransferOutcome::Complete(n) = outcome {
+        ctl.session.stats.files_up += 1;
+        ctl.session.stats.bytes_up += n;
+    }
+    Ok(reply)
+}
+
+fn log_transfer(ctl: &Control, what: &str, path: &VirtualPath, outcome: TransferOutcome) {
+    let user = ctl
+        .session
+        .account()
+        .map(|a| a.name.as_str())
+        .unwrap_or("-");
+    log::info!(
+        "{}: {user} {what} {} {:?}",
+        ctl.session.peer,
+        display_name(path.as_bytes()),
+        outcome
+    );
+}
+
+/// Build a LIST (`long`) or NLST body for `arg`, as CRLF lines.
+fn build_listing(ctl: &Control, arg: Option<&[u8]>, long: bool) -> Result<Vec<u8>, FtpError> {
+    let (flags, target) = listing::split_list_args(arg.unwrap_or(b""));
+    let jail = ctl.session.jail()?;
+    let max = ctl.settings.config.max_list_entries;
+    let now = now_secs();
+    let mut out = Vec::new();
+    let target = target.unwrap_or_else(|| b".".to_vec());
+    // A glob in the last component lists the matching names of its directory.
+    let (dir_part, last) = match target.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&target[..=i], &target[i + 1..]),
+        None => (&b""[..], &target[..]),
+    };
+    if listing::has_glob(last) {
+        let dir = ctl
+            .session
+            .path(if dir_part.is_empty() { b"." } else { dir_part })?;
+        for entry in jail.list_dir(&dir, max)? {
+            let hidden = entry.name.starts_with(b".") && !last.starts_with(b".");
+            if hidden || !listing::glob_match(last, &entry.name) {
+                continue;
+            }
+            emit(&mut out, dir_part, entry, long, now);
+        }
+        return Ok(out);
+    }
+    let path = ctl.session.path(&target)?;
+    let info = jail.stat(&path)?;
+    if info.kind == FileKind::Dir && !flags.directory {
+        for entry in jail.list_dir(&path, max)? {
+            if entry.name.starts_with(b".") && !flags.all {
+                continue;
+            }
+            emit(&mut out, b"", entry, long, now);
+        }
+    } else {
+        // A single file (or `-d`): shown under the name the client gave, as ls does.
+        let info = jail.lstat(&path)?;
+        let link_target = if info.kind == FileKind::Symlink {
+            jail.read_link(&path).ok()
+        } else {
+            None
+        };
+        let entry = DirEntry {
+            name: target.clone(),
+            info,
+            link_target,
+        };
+        emit(&mut out, b"", entry, long, now);
+    }
+    Ok(out)
+}
+
+fn emit(out: &mut Vec<u8>, prefix: &[u8], mut entry: DirEntry, long: bool, now: i64) {
+    if long {
+        listing::format_list_line(&entry, now, out);
+    } else {
+        // NLST of a pattern with a directory part names files as `dir/name`, like `ls dir/*`.
+        if !prefix.is_empty() {
+            let mut name = prefix.to_vec();
+            name.extend_from_slice(&entry.name);
+            entry.name = name;
+        }
+        listing::format_nlst_line(&entry.name, out);
+    }
+}
+
+fn now_secs() -> i64 {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        Err(_) => 0,
+    }
+}
+
+/// LIST / NLST over the data connection.
+pub fn list(ctl: &mut Control, arg: Option<&[u8]>, long: bool) -> Result<Reply, FtpError> {
+    require_data_setup(ctl)?;
+    let body = build_listing(ctl, arg, long)?;
+    let opening = Reply::new(ReplyCode::FileStatusOk, "Here comes the directory listing.");
+    let (reply, _) = ctl.run_transfer(Payload::SendBytes(body), opening)?;
+    Ok(reply)
+}
+
+/// STAT path: the listing over the control connection (212 for a directory, 213 otherwise).
+pub fn stat_path(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
+    let (_, target) = listing::split_list_args(arg);
+    let is_dir = match &target {
+        Some(t) if !listing::has_glob(t) => {
+            let path = ctl.session.path(t)?;
+            ctl.session.jail()?.stat(&path)?.kind == FileKind::Dir
+        }
+        Some(_) => true,
+        None => true,
+    };
+    let body = build_listing(ctl, Some(arg), true)?;
+    let mut lines = vec![b"Status follows:".to_vec()];
+    lines.extend(
+        body.split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec()),
+    );
+    lines.push(b"End of status".to_vec());
+    let code = if is_dir {
+        ReplyCode::DirectoryStatus
+    } else {
+        ReplyCode::FileStatus
+    };
+    Ok(Reply::multi(code, lines))
+}
+
+/// ABOR with no transfer running: close any pending data setup (RFC 959: 225).
+pub fn abor_idle(ctl: &mut Control) -> Result<Reply, FtpError> {
+    ctl.session.data = None;
+    Ok(Reply::new(
+        ReplyCode::DataOpenNoTransfer,
+        "No transfer to ABOR.",
+    ))
+}
