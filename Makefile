@@ -47,7 +47,8 @@ clean:
 #   make qemu-test TARGET=<triple>  unit tests under qemu + the integration suite against the
 #                                   cross-built server under qemu
 #   make oldkernel-test             the integration suite with FERROFTPD_OLD_KERNEL=1 (native)
-#   make size                       size table of the built cross binaries
+#   make size [SIZE_SYMBOLS=N]      size table of the built cross binaries (N largest symbols)
+#   make size-matrix                opt-level s/z x panic unwind/abort sizes (slow: 15 std builds)
 # =============================================================================================
 CROSS_TARGETS = armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl \
                 mipsel-unknown-linux-musl mips-unknown-linux-musl armv5te-unknown-linux-musleabi
@@ -56,11 +57,14 @@ CROSS_TARGETS = armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl \
 # -Z build-std is then skipped for that target.
 CROSS_TOOLCHAIN ?= debian-web
 ZIG_VENV        ?= /opt/zig-venv
-CROSS_ENV        = PATH="$(ZIG_VENV)/bin:$$PATH" RUSTUP_TOOLCHAIN=$(CROSS_TOOLCHAIN)
+# Where cross builds go (cargo's default unless CARGO_TARGET_DIR says otherwise).
+CROSS_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+CROSS_ENV        = PATH="$(ZIG_VENV)/bin:$$PATH" RUSTUP_TOOLCHAIN=$(CROSS_TOOLCHAIN) \
+                   CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)"
 # std crates to build from source (the profile is panic=unwind; std pulls in panic_unwind).
 BUILD_STD_CRATES ?= std
 
-.PHONY: cross cross-all qemu-test oldkernel-test size cross-check-target
+.PHONY: size-matrix cross cross-all qemu-test qemu-test-unit qemu-test-suite oldkernel-test size cross-check-target
 
 # Does the toolchain ship a compiled std for TARGET? If not, build it from the std source.
 cross_std_dir = $(shell $(CROSS_ENV) rustc --print target-libdir --target $(TARGET) 2>/dev/null)
@@ -78,22 +82,30 @@ cross-check-target:
 
 cross: cross-check-target
 	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) $(call cross_build_std_flag,$(BUILD_STD_CRATES))
-	@ls -l target/$(TARGET)/release/ferroftpd
+	@ls -l $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd
 
 cross-all:
 	@set -e; for t in $(CROSS_TARGETS); do $(MAKE) --no-print-directory cross TARGET=$$t; done
 
 # (1) unit tests, cross-compiled, run by cargo through the qemu runner; (2) the host's integration
-# suite, built natively, driving the cross-built server under qemu.
-qemu-test: cross
+# suite, built natively, driving the cross-built server under qemu. `make -k` runs both even when
+# the first fails.
+qemu-test: qemu-test-unit qemu-test-suite
+
+qemu-test-unit: cross-check-target
 	$(CROSS_ENV) $(cross_build_std) $(CARGO) test --lib --target $(TARGET) $(call cross_build_std_flag,std)
-	FERROFTPD_BIN="$(CURDIR)/target/$(TARGET)/release/ferroftpd" FERROFTPD_RUNNER="$(cross_runner)" \
-		$(CARGO) test --test '*'
+
+qemu-test-suite: cross
+	FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)" FERROFTPD_RUNNER="$(cross_runner)" \
+		$(CARGO) test --no-fail-fast --test '*'
 
 # The suite against a server that sees only Linux 3.10 syscalls (src/oldkernel.rs). Native only:
 # qemu-user refuses seccomp filters.
 oldkernel-test:
-	FERROFTPD_OLD_KERNEL=1 $(CARGO) test --test '*'
+	FERROFTPD_OLD_KERNEL=1 $(CARGO) test --no-fail-fast --test '*'
 
 size:
-	@python3 cross/size-report.py $(if $(SIZE_SYMBOLS),--symbols $(SIZE_SYMBOLS)) target $(CROSS_TARGETS)
+	@python3 cross/size-report.py $(if $(SIZE_SYMBOLS),--symbols $(SIZE_SYMBOLS)) $(CROSS_TARGET_DIR) $(CROSS_TARGETS)
+
+size-matrix:
+	bash cross/size-matrix.sh $(CROSS_TARGETS)
