@@ -2,11 +2,15 @@
 //! the data pool, and the shutdown signal.
 
 use crate::auth::Authenticator;
+use crate::ban::Bans;
 use crate::config::Config;
 use crate::data_pool::DataPool;
 use crate::jail::Jail;
+use crate::system_users::SystemUsers;
+use crate::xferlog::XferLog;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
@@ -18,6 +22,14 @@ pub struct Settings {
     pub auth: Authenticator,
     /// The anonymous root, opened at startup or reload (so it survives a later chroot).
     pub anon_jail: Option<Jail>,
+    /// System accounts (`/etc/passwd` + `/etc/shadow`), when `system_users` is on.
+    pub system_users: Option<SystemUsers>,
+    /// The transfer log, when `xferlog` is set.
+    pub xferlog: Option<XferLog>,
+    /// Lines of `banner_file`, sent with the 220 greeting.
+    pub banner_lines: Option<Vec<Vec<u8>>>,
+    /// The directory the process chrooted into, if it did: homes are translated into it.
+    pub chroot_root: Option<PathBuf>,
 }
 
 /// A level-triggered "stop now" that any number of threads can poll for.
@@ -63,15 +75,18 @@ pub struct ServerContext {
     pub pool: DataPool,
     /// Set by SIGTERM/SIGINT: stop accepting, idle sessions get 421.
     pub shutdown: ShutdownSignal,
+    /// Addresses banned after repeated failed logins.
+    pub bans: Bans,
 }
 
 impl ServerContext {
     /// A context with these settings and pool.
-    pub fn new(settings: Settings, pool: DataPool) -> io::Result<ServerContext> {
+    pub fn new(settings: Settings, pool: DataPool, bans: Bans) -> io::Result<ServerContext> {
         Ok(ServerContext {
             settings: RwLock::new(Arc::new(settings)),
             pool,
             shutdown: ShutdownSignal::new()?,
+            bans,
         })
     }
 

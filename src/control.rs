@@ -44,6 +44,10 @@ impl ControlConn {
         let local = stream.local_addr()?;
         // Replies are small and answered one by one: Nagle would only add latency.
         stream.set_nodelay(true)?;
+        // Urgent data stays in the stream: Python's ftplib sends all of "ABOR\r\n" with
+        // MSG_OOB, and without this its last byte would be pulled out of band (RFC 959
+        // §4.1.3 Synch; the line reader drops the Telnet IP/DM bytes either way).
+        socket2::SockRef::from(&stream).set_out_of_band_inline(true)?;
         let output = File::from(OwnedFd::from(stream.try_clone()?));
         let input = File::from(OwnedFd::from(stream));
         Ok(ControlConn {
@@ -136,6 +140,14 @@ impl Control {
     }
 
     fn greeting(&self) -> Reply {
+        if let Some(lines) = self
+            .settings
+            .banner_lines
+            .as_ref()
+            .filter(|l| !l.is_empty())
+        {
+            return Reply::multi(ReplyCode::ServiceReady, lines.clone());
+        }
         let text = self
             .settings
             .config
@@ -269,9 +281,17 @@ impl Control {
         setup: Option<DataSetup>,
         opening: Option<Reply>,
     ) -> Result<(Reply, TransferOutcome), FtpError> {
+        let cfg = &self.settings.config;
+        let rate = match &payload {
+            Payload::SendFile { .. } | Payload::SendBytes(_) => cfg.download_rate,
+            Payload::Receive { .. } => cfg.upload_rate,
+            Payload::Checksum { .. } => 0,
+        };
         let policy = DataPolicy {
-            allow_fxp: self.settings.config.allow_fxp,
-            timeout: self.settings.config.data_timeout,
+            allow_fxp: cfg.allow_fxp,
+            timeout: cfg.data_timeout,
+            rate,
+            from_port_20: cfg.connect_from_port_20,
         };
         let is_transfer = setup.is_some();
         let (job, handle) =

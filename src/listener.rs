@@ -134,6 +134,15 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
             Ok(p) => p,
             Err(_) => continue,
         };
+        // SECURITY: an address that kept failing logins waits out its ban (RFC 2577 §4).
+        if ctx.bans.is_banned(peer.ip()) {
+            log::info!("{peer}: refused, address banned after failed logins");
+            refuse(
+                stream,
+                "Too many failed logins from your address; try later.",
+            );
+            continue;
+        }
         let Some(slot) = limits.admit(peer.ip()) else {
             log::warn!("{peer}: refused, too many connections");
             refuse(stream, "Too many connections, try again later.");

@@ -2,14 +2,22 @@
 //! serve; then the main thread waits for signals (SIGHUP reload, SIGTERM/SIGINT shutdown).
 
 use crate::auth::{Authenticator, UserDb};
+use crate::ban::Bans;
 use crate::config::Config;
 use crate::context::{ServerContext, Settings};
+use crate::control::ControlConn;
+use crate::daemon::{self, PidFile};
 use crate::data_pool::DataPool;
 use crate::jail::Jail;
 use crate::listener::{self, Limits};
+use crate::messages;
+use crate::privilege;
+use crate::system_users::SystemUsers;
+use crate::xferlog::XferLog;
 use nix::sys::signal::{SigSet, Signal};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,34 +41,66 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Build the reloadable settings: open the anonymous root and load the users file.
-pub fn load_settings(config: Config) -> Result<Settings, String> {
+/// Build the reloadable settings: open the anonymous root, load the users file, open the
+/// xferlog, read the banner file. `chroot_root` is the process root after a chroot (paths
+/// under it are seen from inside).
+pub fn load_settings(config: Config, chroot_root: Option<&Path>) -> Result<Settings, String> {
+    let seen = |p: &Path| inside_chroot(p, chroot_root);
     let anon_jail = match (&config.anonymous, &config.root) {
         (true, Some(root)) => Some(
-            Jail::open(root)
+            Jail::open(&seen(root))
                 .map_err(|e| format!("cannot open anonymous root {}: {e}", root.display()))?,
         ),
         (true, None) => return Err("anonymous access needs a root directory (-r DIR)".into()),
         (false, _) => None,
     };
     let users = match &config.users {
-        Some(path) => Some(UserDb::load(path).map_err(|e| e.to_string())?),
+        Some(path) => Some(UserDb::load(&seen(path)).map_err(|e| e.to_string())?),
         None => None,
     };
-    if anon_jail.is_none() && users.is_none() {
-        return Err("nobody can log in: give -A with -r DIR, or -U FILE".into());
+    let system_users = config
+        .system_users
+        .then(|| SystemUsers::system(config.ftpusers.clone()));
+    if anon_jail.is_none() && users.is_none() && system_users.is_none() {
+        return Err("nobody can log in: give -A with -r DIR, -U FILE, or system_users".into());
     }
     let anon_root = if config.anonymous {
         config.root.clone()
     } else {
         None
     };
+    let xferlog = match &config.xferlog {
+        Some(path) => Some(
+            XferLog::open(&seen(path))
+                .map_err(|e| format!("cannot open xferlog {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let banner_lines = match &config.banner_file {
+        Some(path) => Some(
+            messages::read_banner_file(&seen(path))
+                .map_err(|e| format!("cannot read banner_file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
     let auth = Authenticator::new(users, anon_root);
     Ok(Settings {
         config,
         auth,
         anon_jail,
+        system_users,
+        xferlog,
+        banner_lines,
+        chroot_root: chroot_root.map(Path::to_path_buf),
     })
+}
+
+/// How a path outside the process is seen after a chroot into `chroot_root`.
+pub fn inside_chroot(path: &Path, chroot_root: Option<&Path>) -> PathBuf {
+    match chroot_root.and_then(|r| path.strip_prefix(r).ok()) {
+        Some(rest) => Path::new("/").join(rest),
+        None => path.to_path_buf(),
+    }
 }
 
 /// The signals the main thread handles synchronously (blocked in every thread).
@@ -72,8 +112,39 @@ fn handled_signals() -> SigSet {
     set
 }
 
+/// Give up what the process does not need, once everything outside a chroot is open.
+fn drop_privileges(config: &Config) -> Result<Option<PathBuf>, String> {
+    if config.system_users {
+        // Sessions switch their thread's file-system identity; the process keeps root, but
+        // not root's supplementary groups (they would apply to every session).
+        privilege::clear_supplementary_groups()?;
+        return Ok(None);
+    }
+    let Some(user) = &config.run_as else {
+        return Ok(None);
+    };
+    let chroot_dir = if config.chroot {
+        config.root.clone()
+    } else {
+        None
+    };
+    privilege::drop_privileges(user, chroot_dir.as_deref())?;
+    log::info!(
+        "running as {user}{}",
+        if chroot_dir.is_some() {
+            ", chrooted"
+        } else {
+            ""
+        }
+    );
+    Ok(chroot_dir)
+}
+
 /// Run the server until SIGTERM/SIGINT; returns after a graceful shutdown.
 pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
+    if config.inetd {
+        return run_inetd(config);
+    }
     // Block before any thread exists so every thread inherits the mask and only the main
     // thread's sigwait sees these signals.
     let signals = handled_signals();
@@ -87,12 +158,31 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
         let bound = l.local_addr().map_err(|e| e.to_string())?;
         listeners.push((l, bound));
     }
+    // Fork after bind (port errors reach the terminal) and before any thread.
+    let detached = if config.daemon {
+        Some(daemon::daemonize().map_err(|e| format!("cannot daemonize: {e}"))?)
+    } else {
+        None
+    };
+    // Written by the child, after the listeners are bound; removed when `run` returns.
+    let _pidfile = match &config.pidfile {
+        Some(path) => {
+            Some(PidFile::acquire(path).map_err(|e| format!("pidfile {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
     let (max_clients, max_per_ip) = (config.max_clients, config.max_per_ip);
-    let settings = load_settings(config)?;
+    let bans = Bans::new(config.ban_after, config.ban_window, config.ban_time);
+    let startup_config = config.clone();
+    // Everything from outside a chroot is opened before privileges go.
+    let settings = load_settings(config, None)?;
+    let chroot_root = drop_privileges(&startup_config)?;
+    let mut settings = settings;
+    settings.chroot_root = chroot_root;
     let pool = DataPool::start(settings.config.data_threads)
         .map_err(|e| format!("cannot start data threads: {e}"))?;
     let limits = Limits::new(max_clients, max_per_ip);
-    let ctx = Arc::new(ServerContext::new(settings, pool).map_err(|e| e.to_string())?);
+    let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
     let mut acceptors = Vec::new();
     for (listener, bound) in listeners {
         log::info!("listening on {bound}");
@@ -103,9 +193,13 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
             .map_err(|e| e.to_string())?;
         acceptors.push(handle);
     }
+    if let Some(d) = detached {
+        d.ready()
+            .map_err(|e| format!("cannot finish daemonizing: {e}"))?;
+    }
     loop {
         match signals.wait() {
-            Ok(Signal::SIGHUP) => reload_settings(&ctx, &reload),
+            Ok(Signal::SIGHUP) => reload_settings(&ctx, &reload, &startup_config),
             Ok(sig) => {
                 log::info!("{sig}: shutting down");
                 break;
@@ -113,29 +207,64 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
             Err(e) => return Err(format!("sigwait failed: {e}")),
         }
     }
-    let deadline = ctx
-        .settings()
-        .config
-        .data_timeout
-        .max(Duration::from_secs(1));
-    shutdown(&ctx, &limits, deadline);
+    let grace = ctx.settings().config.shutdown_timeout;
+    shutdown(&ctx, &limits, grace);
     for a in acceptors {
         let _ = a.join();
     }
     Ok(())
 }
 
+/// inetd/tcpsvd mode: one session on stdin/stdout, then exit.
+fn run_inetd(config: Config) -> Result<(), String> {
+    let startup_config = config.clone();
+    let threads = config.data_threads.min(2);
+    let settings = load_settings(config, None)?;
+    let chroot_root = drop_privileges(&startup_config)?;
+    let mut settings = settings;
+    settings.chroot_root = chroot_root;
+    // One session per process: two data threads are plenty (a transfer and a checksum).
+    let pool = DataPool::start(threads).map_err(|e| format!("cannot start data threads: {e}"))?;
+    let bans = Bans::new(0, Duration::from_secs(1), Duration::from_secs(1));
+    let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
+    let conn = ControlConn::from_stdio().map_err(|e| format!("inetd: bad stdin/stdout: {e}"))?;
+    log::info!("{}: inetd session", conn.peer);
+    crate::control::serve(conn, ctx);
+    Ok(())
+}
+
 /// SIGHUP: load the config and users file again; keep the old ones if the new are broken.
-fn reload_settings(ctx: &ServerContext, reload: &Reloader) {
+fn reload_settings(ctx: &ServerContext, reload: &Reloader, startup: &Config) {
     let old = ctx.settings();
-    let result = reload().and_then(|config| {
-        if config.listen != old.config.listen || config.port != old.config.port {
-            log::warn!("reload: listen addresses and port change only on restart");
+    let result = reload().and_then(|mut config| {
+        // What the process became at startup cannot change without a restart.
+        let fixed = [
+            (
+                "listen/port",
+                config.listen != startup.listen || config.port != startup.port,
+            ),
+            ("data_threads", config.data_threads != startup.data_threads),
+            (
+                "run_as/chroot",
+                config.run_as != startup.run_as || config.chroot != startup.chroot,
+            ),
+            ("system_users", config.system_users != startup.system_users),
+            (
+                "daemon/inetd/pidfile",
+                config.daemon != startup.daemon || config.pidfile != startup.pidfile,
+            ),
+            ("syslog", config.syslog != startup.syslog),
+            ("ban_*", config.ban_after != startup.ban_after),
+        ];
+        for (what, changed) in fixed {
+            if changed {
+                log::warn!("reload: {what} changes only on restart; keeping the old value");
+            }
         }
-        if config.data_threads != old.config.data_threads {
-            log::warn!("reload: data_threads changes only on restart");
-        }
-        load_settings(config)
+        config.run_as.clone_from(&startup.run_as);
+        config.chroot = startup.chroot;
+        config.system_users = startup.system_users;
+        load_settings(config, old.chroot_root.as_deref())
     });
     match result {
         Ok(settings) => {

@@ -65,12 +65,22 @@ fn jail(b: ServerBuilder) -> Server {
 /// Fails if `bytes` (a reply or data) shows anything from outside the root.
 fn assert_no_leak(srv: &Server, what: &str, bytes: &[u8], check_real_path: bool) {
     let text = lossy(bytes);
-    for marker in [SECRET, OUTSIDE_NAME, "root:x:0:0", "$6$alicesalt", "daemon:x:", "os error"] {
+    for marker in [
+        SECRET,
+        OUTSIDE_NAME,
+        "root:x:0:0",
+        "$6$alicesalt",
+        "daemon:x:",
+        "os error",
+    ] {
         assert!(!text.contains(marker), "{what}: leaked {marker:?}:\n{text}");
     }
     if check_real_path {
         let base = srv.base().to_str().unwrap();
-        assert!(!text.contains(base), "{what}: reply shows a real path:\n{text}");
+        assert!(
+            !text.contains(base),
+            "{what}: reply shows a real path:\n{text}"
+        );
     }
 }
 
@@ -89,8 +99,7 @@ fn try_in(srv: &Server, c: &mut FtpClient, cmd: &str) -> Outcome {
         return Outcome::Refused(r.code, r.text());
     }
     let mut s = data.stream();
-    let mut buf = Vec::new();
-    std::io::Read::read_to_end(&mut s, &mut buf).unwrap();
+    let buf = read_all(&mut s).unwrap();
     let end = c.read_reply_raw();
     assert_no_leak(srv, cmd, &end.raw, true);
     assert_no_leak(srv, cmd, &buf, false);
@@ -191,7 +200,14 @@ fn cwd_and_listings_never_leave_the_root() {
         assert_eq!(code, 550, "CWD {p}: {text}");
     }
     for link in [
-        "to_slash", "to_etc", "up1", "up2", "to_outside", "rel_outside", "secret_link", "up2/up1",
+        "to_slash",
+        "to_etc",
+        "up1",
+        "up2",
+        "to_outside",
+        "rel_outside",
+        "secret_link",
+        "up2/up1",
     ] {
         c.expect("CWD /", 250);
         let (code, text) = simple(&srv, &mut c, &format!("CWD {link}"));
@@ -210,8 +226,20 @@ fn cwd_and_listings_never_leave_the_root() {
     }
     c.expect("CWD /", 250);
     for p in [
-        "..", "../..", "/..", "../outside", "to_outside", "to_outside/", "rel_outside", "up1",
-        "up2", "up2/..", "to_slash", "to_etc", "to_slash/..", "secret_link",
+        "..",
+        "../..",
+        "/..",
+        "../outside",
+        "to_outside",
+        "to_outside/",
+        "rel_outside",
+        "up1",
+        "up2",
+        "up2/..",
+        "to_slash",
+        "to_etc",
+        "to_slash/..",
+        "secret_link",
     ] {
         let _ = try_in(&srv, &mut c, &format!("LIST -a {p}"));
         let _ = try_in(&srv, &mut c, &format!("NLST {p}"));
@@ -225,7 +253,10 @@ fn cwd_and_listings_never_leave_the_root() {
     match try_in(&srv, &mut c, "NLST ..") {
         Outcome::Data(d) => {
             let names = lossy(&d);
-            assert!(names.contains("pub"), "NLST .. at / lists the root: {names}");
+            assert!(
+                names.contains("pub"),
+                "NLST .. at / lists the root: {names}"
+            );
         }
         Outcome::Refused(code, text) => panic!("NLST .. at the root: {code} {text}"),
     }
@@ -235,7 +266,14 @@ fn cwd_and_listings_never_leave_the_root() {
 fn symlink_loops_fail_fast() {
     let srv = jail(Server::builder());
     let mut c = srv.anon();
-    for p in ["loop_a", "loop_b", "self_loop", "deep", "loop_a/x", "deep/deep/deep"] {
+    for p in [
+        "loop_a",
+        "loop_b",
+        "self_loop",
+        "deep",
+        "loop_a/x",
+        "deep/deep/deep",
+    ] {
         let t = Instant::now();
         retr_confined(&srv, &mut c, p, &[]);
         let (code, text) = simple(&srv, &mut c, &format!("CWD {p}"));
@@ -246,7 +284,11 @@ fn symlink_loops_fail_fast() {
             // A listing of the link itself (ls -l shows the link) is fine; nothing else.
             assert!(listing_lines(&d).len() <= 1, "LIST {p}: {}", lossy(&d));
         }
-        assert!(t.elapsed() < Duration::from_secs(15), "{p}: took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(15),
+            "{p}: took {:?}",
+            t.elapsed()
+        );
     }
     // The directory holding the loops lists fine.
     let raw = c.list("-a");
@@ -339,7 +381,12 @@ fn writes_never_change_anything_outside() {
             let _ = simple(&srv, &mut c, "RNTO stolen.txt");
         }
     }
-    for d in ["to_outside/subdir", "rel_outside/subdir", "../outside/subdir", "up2/outside/subdir"] {
+    for d in [
+        "to_outside/subdir",
+        "rel_outside/subdir",
+        "../outside/subdir",
+        "up2/outside/subdir",
+    ] {
         let _ = simple(&srv, &mut c, &format!("RMD {d}"));
         let _ = simple(&srv, &mut c, &format!("MKD {d}/newdir"));
     }
@@ -370,7 +417,11 @@ fn writes_never_change_anything_outside() {
         }
     }
     assert!(escaped.is_empty(), "writes escaped the root to {escaped:?}");
-    assert_eq!(before, snapshot(&srv.outside()), "something outside the root changed");
+    assert_eq!(
+        before,
+        snapshot(&srv.outside()),
+        "something outside the root changed"
+    );
     assert!(
         !srv.base().join("stolen.txt").exists() && !srv.base().join("moved.txt").exists(),
         "a rename escaped the root"
@@ -383,7 +434,11 @@ fn user_is_confined_to_home() {
     let root_before = snapshot(&srv.root());
     let mut c = srv.login(CAROL);
     let r = c.cmd_raw(b"PWD");
-    assert_eq!(parse_257(&r.lines[0]).unwrap(), b"/", "the home is the session's /");
+    assert_eq!(
+        parse_257(&r.lines[0]).unwrap(),
+        b"/",
+        "the home is the session's /"
+    );
     assert_eq!(c.retr("mine.txt"), b"carol's");
     c.expect("CWD ..", 250);
     assert_eq!(parse_257(&c.cmd_raw(b"PWD").lines[0]).unwrap(), b"/");
@@ -410,7 +465,12 @@ fn user_is_confined_to_home() {
             );
         }
     }
-    for t in ["../../pub/evil", "esc/pub/evil", "../../evil", "abs/../evil"] {
+    for t in [
+        "../../pub/evil",
+        "esc/pub/evil",
+        "../../evil",
+        "abs/../evil",
+    ] {
         let data = c.pasv();
         let r = c.cmd_raw(format!("STOR {t}").as_bytes());
         if r.code == 150 {
@@ -433,5 +493,77 @@ fn user_is_confined_to_home() {
             .map(|(p, v)| (p.clone(), *v))
             .collect()
     };
-    assert_eq!(outside_home(&root_before), outside_home(&after), "carol changed the root");
+    assert_eq!(
+        outside_home(&root_before),
+        outside_home(&after),
+        "carol changed the root"
+    );
+}
+
+/// A path swapped between a check and its use (TOCTOU): `race` flips between an inside file or
+/// directory and a symlink to outside while a client keeps reading and writing through it. The
+/// jail resolves on descriptors (DESIGN.md, The jail), so no flip may ever leak or write outside.
+#[test]
+fn symlink_swap_races_never_escape() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let srv = jail(Server::builder());
+    let root = srv.root();
+    let out = srv.outside();
+    let before = snapshot(&out);
+    fs::write(root.join("race"), "inside").unwrap();
+    fs::create_dir(root.join("racedir")).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let (root, out, stop) = (root.clone(), out.clone(), stop.clone());
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut flips = 0u32;
+            while !stop.load(Ordering::Relaxed) && Instant::now() < deadline && flips < 200_000 {
+                // File: an outside symlink, then a fresh inside file, each renamed into place.
+                let _ = fs::remove_file(root.join(".t1"));
+                symlink(out.join("secret.txt"), root.join(".t1")).unwrap();
+                fs::rename(root.join(".t1"), root.join("race")).unwrap();
+                fs::write(root.join(".t2"), "inside").unwrap();
+                fs::rename(root.join(".t2"), root.join("race")).unwrap();
+                // Directory: a real one, then a symlink to outside.
+                let _ = fs::remove_file(root.join("racedir"));
+                let _ = fs::remove_dir_all(root.join("racedir"));
+                let _ = fs::create_dir(root.join("racedir"));
+                let _ = fs::remove_dir_all(root.join("racedir"));
+                let _ = symlink(&out, root.join("racedir"));
+                flips += 1;
+            }
+            flips
+        })
+    };
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let t = Instant::now();
+    let mut rounds = 0;
+    while t.elapsed() < Duration::from_secs(3) && rounds < 400 {
+        retr_confined(&srv, &mut c, "race", &[b"inside"]);
+        let _ = try_in(&srv, &mut c, "LIST racedir");
+        let data = c.pasv();
+        let r = c.cmd_raw(format!("STOR racedir/w{rounds}").as_bytes());
+        if r.code == 150 {
+            let mut s = data.stream();
+            std::io::Write::write_all(&mut s, b"raced").unwrap();
+            drop(s);
+            c.read_reply_raw();
+        }
+        rounds += 1;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let flips = flipper.join().unwrap();
+    assert!(
+        flips > 10 && rounds > 10,
+        "the race did not run: {flips} flips, {rounds} rounds"
+    );
+    c.expect("NOOP", 200);
+    assert_eq!(
+        before,
+        snapshot(&out),
+        "a raced write reached outside the root"
+    );
 }

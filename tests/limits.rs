@@ -16,7 +16,12 @@ fn assert_closed_politely(c: &mut FtpClient, what: &str, timeout: Duration) {
         .wait_closed(timeout)
         .unwrap_or_else(|e| panic!("{what}: server did not close the connection: {e}"));
     for r in &seen {
-        assert_eq!(r.code, 421, "{what}: unexpected reply before close: {}", r.text());
+        assert_eq!(
+            r.code,
+            421,
+            "{what}: unexpected reply before close: {}",
+            r.text()
+        );
     }
 }
 
@@ -27,7 +32,12 @@ fn max_clients_refuses_with_421_while_sessions_keep_working() {
     let mut c1 = srv.login(ALICE);
     let c2 = srv.anon();
     let mut c3 = FtpClient::connect_any(srv.addr);
-    assert_eq!(c3.greeting.code, 421, "third client: {}", c3.greeting.text());
+    assert_eq!(
+        c3.greeting.code,
+        421,
+        "third client: {}",
+        c3.greeting.text()
+    );
     assert_closed_politely(&mut c3, "refused client", Duration::from_secs(10));
     // The logged-in session is unaffected.
     assert_eq!(c1.retr("f"), b"data");
@@ -61,9 +71,19 @@ fn max_per_ip_refuses_the_same_address_only() {
     let mut a = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 1), srv.addr);
     assert_eq!(a.greeting.code, 220);
     let b = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 1), srv.addr);
-    assert_eq!(b.greeting.code, 421, "second from 127.0.0.1: {}", b.greeting.text());
+    assert_eq!(
+        b.greeting.code,
+        421,
+        "second from 127.0.0.1: {}",
+        b.greeting.text()
+    );
     let mut c = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 2), srv.addr);
-    assert_eq!(c.greeting.code, 220, "first from 127.0.0.2: {}", c.greeting.text());
+    assert_eq!(
+        c.greeting.code,
+        220,
+        "first from 127.0.0.2: {}",
+        c.greeting.text()
+    );
     c.login("anonymous", "x@y");
     a.login("anonymous", "x@y");
     a.expect("NOOP", 200);
@@ -114,7 +134,10 @@ fn failed_login_is_delayed_equally_for_unknown_users() {
     let t = Instant::now();
     c.expect(&format!("PASS {}", ALICE.password), 230);
     let good = t.elapsed();
-    assert!(good < wrong, "a good login is not delayed: {good:?} vs {wrong:?}");
+    assert!(
+        good < wrong,
+        "a good login is not delayed: {good:?} vs {wrong:?}"
+    );
 }
 
 #[test]
@@ -135,7 +158,10 @@ fn passwords_never_reach_the_log() {
     assert_eq!(c.quit().0, 221);
     let logs = srv.stop();
     assert!(logs.contains("listening on"), "{logs}");
-    assert!(logs.contains("NOOP"), "-v logs each command (else this test proves nothing):\n{logs}");
+    assert!(
+        logs.contains("NOOP"),
+        "-v logs each command (else this test proves nothing):\n{logs}"
+    );
     for pw in [ALICE.password, WRONG, EARLY, LOWER] {
         assert!(!logs.contains(pw), "password {pw:?} in the log:\n{logs}");
     }
@@ -152,12 +178,20 @@ fn idle_and_login_timeouts_close_the_session() {
     let mut c = srv.connect();
     let t = Instant::now();
     assert_closed_politely(&mut c, "login timeout", Duration::from_secs(15));
-    assert!(t.elapsed() >= Duration::from_millis(900), "closed too early: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "closed too early: {:?}",
+        t.elapsed()
+    );
     // Logged in and idle: idle_timeout.
     let mut c = srv.anon();
     let t = Instant::now();
     assert_closed_politely(&mut c, "idle timeout", Duration::from_secs(15));
-    assert!(t.elapsed() >= Duration::from_millis(900), "closed too early: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "closed too early: {:?}",
+        t.elapsed()
+    );
     srv.anon().expect("NOOP", 200);
 }
 
@@ -193,13 +227,15 @@ fn max_list_entries_bounds_listings() {
             continue;
         }
         let mut s = data.stream();
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).unwrap();
+        let raw = read_all(&mut s).unwrap();
         let entries = listing_lines(&raw)
             .into_iter()
             .filter(|l| lossy(l).contains("file"))
             .count();
-        assert!(entries <= 10, "{cmd}: {entries} entries with max_list_entries=10");
+        assert!(
+            entries <= 10,
+            "{cmd}: {entries} entries with max_list_entries=10"
+        );
         let (code, text) = c.read_reply();
         assert!(code == 226 || code >= 400, "{cmd}: {text}");
     }

@@ -6,9 +6,9 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::io::{Read, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::io::Write;
 use std::net::TcpListener;
+use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 // ----- greeting, login ---------------------------------------------------------------------
@@ -28,7 +28,10 @@ fn banner_option_makes_a_multiline_220() {
         .start();
     let c = srv.connect();
     let text = c.greeting.text();
-    assert!(c.greeting.is_multiline(), "expected multi-line 220, got {text:?}");
+    assert!(
+        c.greeting.is_multiline(),
+        "expected multi-line 220, got {text:?}"
+    );
     assert!(c.greeting.lines[0].starts_with(b"220-"), "{text:?}");
     assert!(text.contains("Hello there"), "{text:?}");
     assert!(text.contains("Second line"), "{text:?}");
@@ -68,7 +71,10 @@ fn pass_good_is_230_bad_is_530_with_one_text() {
     let mut c = srv.connect();
     c.expect("USER nosuchuser", 331);
     let unknown = c.expect("PASS whatever", 530);
-    assert_eq!(wrong, unknown, "530 text differs between unknown user and wrong password");
+    assert_eq!(
+        wrong, unknown,
+        "530 text differs between unknown user and wrong password"
+    );
 
     // The session is usable after a failure: a correct login on the same connection works.
     c.expect("USER bob", 331);
@@ -100,11 +106,41 @@ fn commands_before_login_are_530() {
     fs::write(srv.root().join("f.txt"), b"x").unwrap();
     let mut c = srv.connect();
     for cmd in [
-        "PWD", "XPWD", "CWD /", "XCWD /", "CDUP", "XCUP", "LIST", "NLST", "RETR f.txt",
-        "STOR g.txt", "APPE g.txt", "STOU", "DELE f.txt", "MKD d", "XMKD d", "RMD d", "XRMD d",
-        "RNFR f.txt", "RNTO g.txt", "SIZE f.txt", "MDTM f.txt", "PASV", "EPSV",
-        "PORT 127,0,0,1,200,10", "EPRT |1|127.0.0.1|51210|", "TYPE I", "STRU F", "MODE S",
-        "REST 0", "ALLO 10", "STAT", "STAT f.txt", "ABOR", "SITE HELP", "SMNT /",
+        "PWD",
+        "XPWD",
+        "CWD /",
+        "XCWD /",
+        "CDUP",
+        "XCUP",
+        "LIST",
+        "NLST",
+        "RETR f.txt",
+        "STOR g.txt",
+        "APPE g.txt",
+        "STOU",
+        "DELE f.txt",
+        "MKD d",
+        "XMKD d",
+        "RMD d",
+        "XRMD d",
+        "RNFR f.txt",
+        "RNTO g.txt",
+        "SIZE f.txt",
+        "MDTM f.txt",
+        "PASV",
+        "EPSV",
+        "PORT 127,0,0,1,200,10",
+        "EPRT |1|127.0.0.1|51210|",
+        "TYPE I",
+        "STRU F",
+        "MODE S",
+        "REST 0",
+        "ALLO 10",
+        "STAT",
+        "STAT f.txt",
+        "ABOR",
+        "SITE HELP",
+        "SMNT /",
     ] {
         let (code, text) = c.cmd(cmd);
         assert_eq!(code, 530, "before login, {cmd:?} must be 530, got: {text}");
@@ -153,7 +189,11 @@ fn feat_lines_start_with_space_and_end_211_end() {
     assert!(r.lines[0].starts_with(b"211-"), "{}", r.text());
     assert_eq!(r.lines.last().unwrap(), b"211 End", "{}", r.text());
     for l in &r.lines[1..r.lines.len() - 1] {
-        assert!(l.starts_with(b" "), "feature line must start with a space: {:?}", lossy(l));
+        assert!(
+            l.starts_with(b" "),
+            "feature line must start with a space: {:?}",
+            lossy(l)
+        );
     }
     let feats = r.text();
     for f in ["SIZE", "MDTM", "REST STREAM", "EPSV"] {
@@ -232,7 +272,11 @@ fn size_and_mdtm() {
 fn pwd(c: &mut FtpClient, cmd: &str) -> Vec<u8> {
     let r = c.cmd_raw(cmd.as_bytes());
     assert_eq!(r.code, 257, "{cmd}: {}", r.text());
-    assert!(r.lines[0].starts_with(b"257 \""), "{cmd}: path must be quoted: {}", r.text());
+    assert!(
+        r.lines[0].starts_with(b"257 \""),
+        "{cmd}: path must be quoted: {}",
+        r.text()
+    );
     parse_257(&r.lines[0]).unwrap_or_else(|| panic!("unterminated quote: {}", r.text()))
 }
 
@@ -294,11 +338,19 @@ fn mkd_rmd_dele_rename_as_rw_user() {
     c.expect("CWD sub", 250);
     let r = c.cmd_raw(b"XMKD inner");
     assert_eq!(r.code, 257, "{}", r.text());
-    assert_eq!(parse_257(&r.lines[0]).unwrap(), b"/sub/inner", "quoted absolute path");
+    assert_eq!(
+        parse_257(&r.lines[0]).unwrap(),
+        b"/sub/inner",
+        "quoted absolute path"
+    );
     assert!(root.join("sub/inner").is_dir());
     let r = c.cmd_raw(b"MKD q\"uote");
     assert_eq!(r.code, 257, "{}", r.text());
-    assert!(r.lines[0].starts_with(b"257 \"/sub/q\"\"uote\""), "{}", r.text());
+    assert!(
+        r.lines[0].starts_with(b"257 \"/sub/q\"\"uote\""),
+        "{}",
+        r.text()
+    );
     assert!(root.join("sub/q\"uote").is_dir());
     c.expect("MKD inner", 550);
     c.expect("XRMD inner", 250);
@@ -318,7 +370,10 @@ fn mkd_rmd_dele_rename_as_rw_user() {
     assert!(!root.join("sub/new.txt").exists());
     c.expect("DELE sub/new.txt", 550);
     c.expect("DELE sub", 550);
-    assert!(root.join("sub").is_dir(), "DELE must not remove a directory");
+    assert!(
+        root.join("sub").is_dir(),
+        "DELE must not remove a directory"
+    );
 }
 
 #[test]
@@ -351,13 +406,24 @@ fn anonymous_and_ro_cannot_write() {
             let (code, text) = c.cmd(cmd);
             assert_eq!(code, 550, "{who}: {cmd:?} must be 550, got: {text}");
         }
-        for cmd in ["DELE file", "MKD newdir", "XMKD newdir", "RMD dir", "XRMD dir", "RNFR file"] {
+        for cmd in [
+            "DELE file",
+            "MKD newdir",
+            "XMKD newdir",
+            "RMD dir",
+            "XRMD dir",
+            "RNFR file",
+        ] {
             let (code, text) = c.cmd(cmd);
             assert_eq!(code, 550, "{who}: {cmd:?} must be 550, got: {text}");
         }
         c.expect("NOOP", 200);
     }
-    assert_eq!(before, snapshot(&root), "read-only sessions changed the tree");
+    assert_eq!(
+        before,
+        snapshot(&root),
+        "read-only sessions changed the tree"
+    );
 }
 
 // ----- transfer parameters -----------------------------------------------------------------
@@ -366,7 +432,9 @@ fn anonymous_and_ro_cannot_write() {
 fn type_stru_mode() {
     let srv = Server::start();
     let mut c = srv.anon();
-    for t in ["TYPE A", "TYPE A N", "TYPE I", "TYPE L 8", "type i", "TYPE a"] {
+    for t in [
+        "TYPE A", "TYPE A N", "TYPE I", "TYPE L 8", "type i", "TYPE a",
+    ] {
         c.expect(t, 200);
     }
     for t in ["TYPE E", "TYPE A T"] {
@@ -397,7 +465,7 @@ fn port_malformed_is_501() {
         "127,0,0,1,-1,5",
         "127.0.0.1:5000",
     ] {
-        let (code, text) = c.cmd(&format!("PORT {arg}").trim_end().to_string());
+        let (code, text) = c.cmd(format!("PORT {arg}").trim_end());
         assert_eq!(code, 501, "PORT {arg:?}: expected 501, got {text}");
     }
     c.expect("NOOP", 200);
@@ -442,7 +510,10 @@ fn pasv_and_epsv_reply_formats() {
     assert_eq!(a.ip().to_string(), "127.0.0.1", "{text}");
     assert_ne!(a.port(), 0);
     let text = c.expect("EPSV", 229);
-    assert!(text.starts_with("229 Entering Extended Passive Mode (|||"), "{text}");
+    assert!(
+        text.starts_with("229 Entering Extended Passive Mode (|||"),
+        "{text}"
+    );
     assert!(text.ends_with("|)") || text.ends_with("|)."), "{text}");
     assert!(parse_229(&text).unwrap() > 0);
     for mode in ALL_MODES {
@@ -469,7 +540,10 @@ fn pasv_ports_and_pasv_address_options() {
     let srv = Server::builder().opt("pasv_address", "127.0.0.3").start();
     let mut c = srv.anon();
     let text = c.expect("PASV", 227);
-    assert!(text.contains("(127,0,0,3,"), "pasv_address not used: {text}");
+    assert!(
+        text.contains("(127,0,0,3,"),
+        "pasv_address not used: {text}"
+    );
 }
 
 #[test]
@@ -495,16 +569,18 @@ fn retr_150_names_the_size_and_226_follows_the_close() {
     let mut c = srv.anon();
     c.expect("TYPE I", 200);
     let (mut data, pre) = c.start_transfer(b"RETR f.bin", DataMode::Pasv);
-    assert_eq!(parse_150_size(&pre), Some(100_000), "150 must say (100000 bytes): {pre}");
+    assert_eq!(
+        parse_150_size(&pre),
+        Some(100_000),
+        "150 must say (100000 bytes): {pre}"
+    );
     assert!(pre.ends_with("bytes)."), "{pre}");
     // Read the final reply before the data: once 226 is here, the data socket must already be
     // closed, so the read reaches EOF without waiting.
     let (code, text) = c.read_reply();
     assert_eq!(code, 226, "{text}");
     data.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let mut got = Vec::new();
-    data.read_to_end(&mut got)
-        .expect("226 was sent but the data connection was still open");
+    let got = read_all(&mut data).expect("226 was sent but the data connection was still open");
     assert_eq!(got, content);
 }
 
@@ -544,7 +620,11 @@ fn retr_missing_directory_fifo_are_550_without_hanging() {
         let t = Instant::now();
         let (code, text) = c.cmd(&format!("RETR {name}"));
         assert_eq!(code, 550, "RETR {name}: {text}");
-        assert!(t.elapsed() < Duration::from_secs(10), "RETR {name} took {:?}", t.elapsed());
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "RETR {name} took {:?}",
+            t.elapsed()
+        );
     }
     c.expect("NOOP", 200);
 }
@@ -569,6 +649,36 @@ fn abor_idle_is_225() {
     c.expect("NOOP", 200);
 }
 
+/// The shape of an `ls -l` line, which clients (wget, lftp, browsers) parse:
+/// `perms nlink owner group size Mon DD HH:MM|YYYY name`.
+fn assert_ls_l(line: &[u8]) {
+    let s = lossy(line);
+    let f: Vec<&str> = s.split_whitespace().collect();
+    assert!(f.len() >= 9, "ls -l line has too few fields: {s:?}");
+    let perms = f[0].as_bytes();
+    assert!(
+        perms.len() == 10
+            && b"-dlpcbs".contains(&perms[0])
+            && perms[1..].iter().all(|c| b"rwxsStT-".contains(c)),
+        "permissions field: {s:?}"
+    );
+    assert!(f[1].parse::<u64>().is_ok(), "link count: {s:?}");
+    assert!(f[4].parse::<u64>().is_ok(), "size: {s:?}");
+    let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    assert!(months.contains(&f[5]), "month: {s:?}");
+    assert!(matches!(f[6].parse::<u8>(), Ok(1..=31)), "day: {s:?}");
+    let t = f[7].as_bytes();
+    let hhmm = t.len() == 5
+        && t[2] == b':'
+        && t.iter()
+            .enumerate()
+            .all(|(i, c)| i == 2 || c.is_ascii_digit());
+    let year = t.len() == 4 && t.iter().all(u8::is_ascii_digit);
+    assert!(hhmm || year, "time or year: {s:?}");
+}
+
 #[test]
 fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
     let srv = Server::start();
@@ -579,6 +689,10 @@ fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
     fs::create_dir(root.join("subdir")).unwrap();
     fs::write(root.join("subdir/inner"), b"").unwrap();
     std::os::unix::fs::symlink("visible.txt", root.join("link")).unwrap();
+    let old = fs::File::create(root.join("old.txt")).unwrap();
+    old.set_modified(std::time::UNIX_EPOCH + Duration::from_secs(1_234_567_890))
+        .unwrap();
+    drop(old);
     let mut c = srv.anon();
 
     let raw = c.list("");
@@ -590,20 +704,34 @@ fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
         .collect();
     assert!(names.contains(&b"visible.txt".to_vec()), "{}", lossy(&raw));
     assert!(names.contains(&b"subdir".to_vec()), "{}", lossy(&raw));
-    assert!(!names.contains(&b".hidden".to_vec()), "dot files only with -a: {}", lossy(&raw));
+    assert!(
+        !names.contains(&b".hidden".to_vec()),
+        "dot files only with -a: {}",
+        lossy(&raw)
+    );
     for l in &lines {
         if l.starts_with(b"total") {
             continue;
         }
+        assert_ls_l(l);
         let name = ls_name(l);
         let kind = l[0];
         match &name[..] {
             b"visible.txt" => {
                 assert_eq!(kind, b'-', "{}", lossy(l));
-                assert!(l.starts_with(b"-rw-r--r--"), "mode of a 0644 file: {}", lossy(l));
+                assert!(
+                    l.starts_with(b"-rw-r--r--"),
+                    "mode of a 0644 file: {}",
+                    lossy(l)
+                );
                 assert!(lossy(l).contains(" 5 "), "size 5: {}", lossy(l));
             }
             b"subdir" => assert_eq!(kind, b'd', "{}", lossy(l)),
+            b"old.txt" => {
+                // Older than six months: the year replaces the time (ls -l).
+                let f: Vec<String> = lossy(l).split_whitespace().map(String::from).collect();
+                assert_eq!(&f[5..8], ["Feb", "13", "2009"], "{}", lossy(l));
+            }
             b"link" => {
                 assert_eq!(kind, b'l', "{}", lossy(l));
                 assert!(l.ends_with(b"link -> visible.txt"), "{}", lossy(l));
@@ -626,7 +754,12 @@ fn list_is_ls_l_with_crlf_and_nlst_is_bare_names() {
     names.sort();
     assert_eq!(
         names,
-        vec![b"link".to_vec(), b"subdir".to_vec(), b"visible.txt".to_vec()],
+        vec![
+            b"link".to_vec(),
+            b"old.txt".to_vec(),
+            b"subdir".to_vec(),
+            b"visible.txt".to_vec()
+        ],
         "NLST = bare names: {}",
         lossy(&raw)
     );
@@ -649,11 +782,13 @@ fn quit_reports_totals_and_closes() {
     assert_eq!(r.code, 221, "{}", r.text());
     assert!(r.is_multiline(), "QUIT reply is multi-line: {}", r.text());
     assert!(
-        r.text().contains("You have transferred 15 bytes in 2 files"),
+        r.text()
+            .contains("You have transferred 15 bytes in 2 files"),
         "{}",
         r.text()
     );
-    c.wait_closed(Duration::from_secs(10)).expect("closed after QUIT");
+    c.wait_closed(Duration::from_secs(10))
+        .expect("closed after QUIT");
 }
 
 #[test]
@@ -685,7 +820,11 @@ fn garbage_bytes_get_500_and_the_session_survives() {
     }
     for blank in [&b""[..], b"    "] {
         let r = c.cmd_raw(blank);
-        assert!((500..=502).contains(&r.code), "blank line {blank:?}: {}", r.text());
+        assert!(
+            (500..=502).contains(&r.code),
+            "blank line {blank:?}: {}",
+            r.text()
+        );
     }
     c.expect("NOOP", 200);
 }
@@ -751,7 +890,11 @@ fn long_lines() {
     // Comfortably under the limit: an ordinary reply.
     let near = format!("SIZE {}", "a".repeat(3000));
     let (code, text) = c.cmd(&near);
-    assert!(code == 550 || code == 553, "{}", &text[..text.len().min(200)]);
+    assert!(
+        code == 550 || code == 553,
+        "{}",
+        &text[..text.len().min(200)]
+    );
     c.expect("NOOP", 200);
     // Over 4096 bytes: 500, then the server closes the connection.
     let mut c = srv.anon();
@@ -784,8 +927,7 @@ fn eprt_active_listing() {
     assert_eq!(r.code, 150, "{}", r.text());
     let mut s = accept_bounded(&l, IO_TIMEOUT).unwrap();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut got = Vec::new();
-    s.read_to_end(&mut got).unwrap();
+    let got = read_all(&mut s).unwrap();
     assert_eq!(got, b"x.txt\r\n");
     let (code, text) = c.read_reply();
     assert_eq!(code, 226, "{text}");

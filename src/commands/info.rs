@@ -246,6 +246,13 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
                 format!("Timeout set to {secs} seconds."),
             ))
         }
+        // A test hook, off unless the environment enables it: proves a panic in one session
+        // closes that connection only (tests/robustness.rs).
+        SiteCommand::Unknown(sub)
+            if sub == b"PANIC" && std::env::var_os("FERROFTPD_TEST_HOOKS").is_some() =>
+        {
+            panic!("SITE PANIC test hook");
+        }
         SiteCommand::Chmod(..) | SiteCommand::Unknown(_) => {
             Ok(Reply::new(ReplyCode::SyntaxError, "Unknown SITE command."))
         }

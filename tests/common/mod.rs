@@ -363,13 +363,28 @@ impl Server {
         self.logs.0.lock().unwrap().lines.join("\n")
     }
 
+    /// Number of log lines so far: a mark for `wait_for_log_after`.
+    pub fn log_mark(&self) -> usize {
+        self.logs.0.lock().unwrap().lines.len()
+    }
+
     /// Waits (bounded) until a log line satisfies `pred`.
     pub fn wait_for_log(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        self.wait_for_log_after(0, timeout, pred)
+    }
+
+    /// Waits (bounded) until a log line after `mark` satisfies `pred`.
+    pub fn wait_for_log_after(
+        &self,
+        mark: usize,
+        timeout: Duration,
+        pred: impl Fn(&str) -> bool,
+    ) -> bool {
         let deadline = Instant::now() + timeout;
         let (m, cv) = &*self.logs;
         let mut st = m.lock().unwrap();
         loop {
-            if st.lines.iter().any(|l| pred(l)) {
+            if st.lines.iter().skip(mark).any(|l| pred(l)) {
                 return true;
             }
             let now = Instant::now();
@@ -386,7 +401,8 @@ impl Server {
     }
 
     /// Kills the server, waits for it and for its output to be fully read (bounded); returns
-    /// the complete log.
+    /// the complete log. A stopped server is no longer checked on drop (exit status, logged
+    /// panics): the test has taken the log and asserts on it itself.
     pub fn stop(&mut self) -> String {
         if !self.stopped {
             self.stopped = true;
@@ -447,7 +463,8 @@ impl Drop for Server {
                 self.args
             );
         }
-        if logs.contains("panicked at") {
+        // After an explicit `stop()` the test owns the log (e.g. it provokes a panic on purpose).
+        if !self.stopped && logs.contains("panicked at") {
             panic!("a server thread panicked during the test; output:\n{logs}");
         }
     }
@@ -495,7 +512,12 @@ pub enum DataMode {
     Eprt,
 }
 
-pub const ALL_MODES: [DataMode; 4] = [DataMode::Pasv, DataMode::Epsv, DataMode::Port, DataMode::Eprt];
+pub const ALL_MODES: [DataMode; 4] = [
+    DataMode::Pasv,
+    DataMode::Epsv,
+    DataMode::Port,
+    DataMode::Eprt,
+];
 
 /// A prepared data connection: connected (passive) or waiting for the server (active).
 pub enum DataConn {
@@ -634,7 +656,10 @@ impl FtpClient {
     /// Sends a command and asserts the reply code; returns the text.
     pub fn expect(&mut self, line: &str, code: u16) -> String {
         let (got, text) = self.cmd(line);
-        assert_eq!(got, code, "command {line:?}: expected {code}, got reply:\n{text}");
+        assert_eq!(
+            got, code,
+            "command {line:?}: expected {code}, got reply:\n{text}"
+        );
         text
     }
 
@@ -684,14 +709,24 @@ impl FtpClient {
 
     fn read_line(&mut self) -> io::Result<Vec<u8>> {
         let mut buf = Vec::new();
-        let n = self.reader.by_ref().take(MAX_LINE).read_until(b'\n', &mut buf)?;
+        let n = self
+            .reader
+            .by_ref()
+            .take(MAX_LINE)
+            .read_until(b'\n', &mut buf)?;
         if n == 0 {
-            return Err(io::Error::new(ErrorKind::UnexpectedEof, "connection closed"));
+            return Err(io::Error::new(
+                ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
         }
         if buf.last() != Some(&b'\n') {
             return Err(io::Error::new(
                 ErrorKind::InvalidData,
-                format!("reply line not terminated (or over {MAX_LINE} bytes): {:?}", lossy(&buf)),
+                format!(
+                    "reply line not terminated (or over {MAX_LINE} bytes): {:?}",
+                    lossy(&buf)
+                ),
             ));
         }
         Ok(buf)
@@ -709,7 +744,10 @@ impl FtpClient {
                 Err(e) if e.kind() == ErrorKind::UnexpectedEof => return Ok(seen),
                 Err(e) if e.kind() == ErrorKind::ConnectionReset => return Ok(seen),
                 Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {
-                    return Err(format!("still open after {timeout:?}; replies {:?}", texts(&seen)))
+                    return Err(format!(
+                        "still open after {timeout:?}; replies {:?}",
+                        texts(&seen)
+                    ))
                 }
                 Err(e) => return Err(format!("{e}; replies {:?}", texts(&seen))),
             }
@@ -729,10 +767,7 @@ impl FtpClient {
         let mut b = [0u8; 1];
         let r = self.writer.peek(&mut b);
         self.writer.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-        match r {
-            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => true,
-            _ => false,
-        }
+        matches!(r, Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut)
     }
 
     /// USER + PASS, asserting 331 then 230.
@@ -799,12 +834,16 @@ impl FtpClient {
     /// A download-direction transfer (RETR, LIST, NLST): returns the bytes; asserts 150 and 226.
     pub fn transfer_in(&mut self, cmd: &[u8], mode: DataMode) -> Vec<u8> {
         let (mut s, _) = self.start_transfer(cmd, mode);
-        let mut buf = Vec::new();
-        s.read_to_end(&mut buf)
-            .unwrap_or_else(|e| panic!("{:?}: reading data: {e}", lossy(cmd)));
+        let buf =
+            read_all(&mut s).unwrap_or_else(|e| panic!("{:?}: reading data: {e}", lossy(cmd)));
         drop(s);
         let (code, text) = self.read_reply();
-        assert_eq!(code, 226, "{:?}: after data, expected 226, got:\n{text}", lossy(cmd));
+        assert_eq!(
+            code,
+            226,
+            "{:?}: after data, expected 226, got:\n{text}",
+            lossy(cmd)
+        );
         buf
     }
 
@@ -817,7 +856,12 @@ impl FtpClient {
         let _ = s.shutdown(Shutdown::Write);
         drop(s);
         let (code, text) = self.read_reply();
-        assert_eq!(code, 226, "{:?}: after data, expected 226, got:\n{text}", lossy(cmd));
+        assert_eq!(
+            code,
+            226,
+            "{:?}: after data, expected 226, got:\n{text}",
+            lossy(cmd)
+        );
         pre
     }
 
@@ -883,7 +927,10 @@ pub fn parse_227(text: &str) -> Option<SocketAddr> {
         return None;
     }
     let ip = Ipv4Addr::new(n[0], n[1], n[2], n[3]);
-    Some(SocketAddr::from((ip, u16::from(n[4]) << 8 | u16::from(n[5]))))
+    Some(SocketAddr::from((
+        ip,
+        u16::from(n[4]) << 8 | u16::from(n[5]),
+    )))
 }
 
 /// `229 Entering Extended Passive Mode (|||port|)` -> port.
@@ -977,6 +1024,9 @@ pub fn crc_reader(r: &mut impl Read) -> io::Result<(u32, u64)> {
     let mut buf = vec![0u8; 256 * 1024];
     let mut total = 0u64;
     loop {
+        if total > MAX_DATA {
+            return Err(io::Error::other(format!("over {MAX_DATA} bytes of data")));
+        }
         let n = r.read(&mut buf)?;
         if n == 0 {
             return Ok((h.finalize(), total));
@@ -984,6 +1034,19 @@ pub fn crc_reader(r: &mut impl Read) -> io::Result<(u32, u64)> {
         h.update(&buf[..n]);
         total += n as u64;
     }
+}
+
+/// Largest data stream any test expects; a server streaming without end fails the test.
+pub const MAX_DATA: u64 = 1 << 30;
+
+/// Reads to EOF like `read_to_end`, but fails past `MAX_DATA` bytes.
+pub fn read_all(r: &mut impl Read) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    r.take(MAX_DATA + 1).read_to_end(&mut buf)?;
+    if buf.len() as u64 > MAX_DATA {
+        return Err(io::Error::other(format!("over {MAX_DATA} bytes of data")));
+    }
+    Ok(buf)
 }
 
 /// Path from raw name bytes.
@@ -1014,7 +1077,12 @@ pub fn snapshot(dir: &Path) -> Snapshot {
                 stack.push(p.clone());
                 ('d', md.mode(), 0, 0)
             } else if ft.is_file() {
-                ('f', md.mode(), md.len(), crc32fast::hash(&fs::read(&p).unwrap()))
+                (
+                    'f',
+                    md.mode(),
+                    md.len(),
+                    crc32fast::hash(&fs::read(&p).unwrap()),
+                )
             } else if ft.is_fifo() {
                 ('p', md.mode(), 0, 0)
             } else {
@@ -1055,7 +1123,11 @@ pub fn listing_lines(raw: &[u8]) -> Vec<Vec<u8>> {
         .split(|&b| b == b'\n')
         .map(|l| {
             let l = l.strip_suffix(b"\r").unwrap_or_else(|| {
-                panic!("listing line without CRLF: {:?} in {:?}", lossy(l), lossy(raw))
+                panic!(
+                    "listing line without CRLF: {:?} in {:?}",
+                    lossy(l),
+                    lossy(raw)
+                )
             });
             l.to_vec()
         })
