@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # cross/ci.sh — the cross stage of CI, called by .ci/run after `make test`.
 #
-# Sets up the cross toolchain (cross/setup.sh: apt, zig venv, rustup link; idempotent) and runs
-# `make qemu-test` for one little-endian ARM and one big-endian MIPS target: the unit tests under
-# qemu-user, then the integration suite against the cross-built server under qemu-user. Then the
-# suite once more natively with FERROFTPD_OLD_KERNEL=1 (syscalls newer than Linux 3.10 denied).
+# Sets up the cross toolchain (cross/setup.sh: apt, zig venv, rustup link, binfmt; idempotent),
+# then runs `make qemu-test` for one little-endian ARM and one big-endian MIPS target: the unit
+# tests under qemu-user, then the integration suite against the cross-built server under
+# qemu-user. Then the suite once more natively with FERROFTPD_OLD_KERNEL=1 (syscalls newer than
+# Linux 3.10 denied).
 #
 # Nothing is cached between runs: std is built from source for each target on every run
 # (`-Z build-std`); measured cost on a 2-core machine is in cross/README.md ("CI").
@@ -28,7 +29,7 @@ timed() { # name command...: runs the command, records a failure, prints the tim
     fi
 }
 
-timed setup bash cross/setup.sh
+timed setup env WITH_BINFMT=1 bash cross/setup.sh
 [ ${#failed[@]} = 0 ] || exit 1
 for t in $targets; do
     timed "qemu-test $t" make -k qemu-test TARGET="$t"

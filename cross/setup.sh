@@ -9,19 +9,22 @@
 #   * zig from PyPI (package "ziglang") in a venv: the linker for every *-musl target, and the
 #     provider of musl's libc.a, crt files and libunwind for each architecture.
 #
-# Nothing here adds dpkg foreign architectures or registers binfmt handlers: the host stays as
-# it was apart from the packages and the venv.
+# Nothing here adds dpkg foreign architectures. binfmt handlers are registered only on request
+# (WITH_BINFMT=1, as cross/ci.sh does): then a foreign static binary runs when exec'd, which
+# tests need that re-execute their own test binary (a qemu runner covers only the first exec).
 #
 # Environment knobs (defaults in brackets):
 #   ZIG_VENV [/opt/zig-venv]   where the zig venv lives; the Makefile looks there too
 #   ZIG_VERSION [0.17.0]       pinned: zig's bundled musl/libunwind is part of the build
 #   RUST_TOOLCHAIN_NAME [debian-web]
+#   WITH_BINFMT [0]            1: register qemu-{arm,aarch64,mips,mipsel} with binfmt_misc
 set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 
 ZIG_VENV=${ZIG_VENV:-/opt/zig-venv}
 ZIG_VERSION=${ZIG_VERSION:-0.17.0}
 RUST_TOOLCHAIN_NAME=${RUST_TOOLCHAIN_NAME:-debian-web}
+WITH_BINFMT=${WITH_BINFMT:-0}
 
 say() { printf 'cross/setup: %s\n' "$*"; }
 die() { printf 'cross/setup: error: %s\n' "$*" >&2; exit 1; }
@@ -80,5 +83,20 @@ if ! { [ -x "$zig" ] && [ "$("$zig" version 2>/dev/null)" = "$ZIG_VERSION" ]; };
     $SUDO ln -sf "$zdir/zig" "$zig"
 fi
 [ "$("$zig" version)" = "$ZIG_VERSION" ] || die "$zig is not zig $ZIG_VERSION"
+
+# --- binfmt_misc (opt-in) ------------------------------------------------------------------
+# Debian's qemu-user-static ships the registrations in /usr/lib/binfmt.d; without systemd or
+# binfmt-support running (containers, CI) they are written to the kernel here. Flag F opens the
+# interpreter now, so it also works inside a chroot.
+if [ "$WITH_BINFMT" = 1 ]; then
+    binfmt=/proc/sys/fs/binfmt_misc
+    [ -e $binfmt/register ] || $SUDO mount -t binfmt_misc binfmt_misc $binfmt
+    for q in arm aarch64 mips mipsel; do
+        if [ ! -e "$binfmt/qemu-$q" ]; then
+            say "registering qemu-$q with binfmt_misc"
+            $SUDO sh -c "cat /usr/lib/binfmt.d/qemu-$q.conf > $binfmt/register"
+        fi
+    done
+fi
 
 say "OK: $(/usr/bin/rustc -V), zig $("$zig" version), $(qemu-arm-static --version | head -n 1)"
