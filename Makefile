@@ -67,10 +67,15 @@ CROSS_TOOLCHAIN ?= debian-web
 ZIG_VENV        ?= /opt/zig-venv
 # Where cross builds go (cargo's default unless CARGO_TARGET_DIR says otherwise).
 CROSS_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+# RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1: the libc crate (ours and std's) uses musl 1.2's 64-bit
+# time_t on the 32-bit targets; its default (musl 1.1) ABI truncates times past 2038.
 CROSS_ENV        = PATH="$(ZIG_VENV)/bin:$$PATH" RUSTUP_TOOLCHAIN=$(CROSS_TOOLCHAIN) \
-                   CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)"
+                   CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)" RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1
 # std crates to build from source (the profile is panic=unwind; std pulls in panic_unwind).
 BUILD_STD_CRATES ?= std
+# std features of the release build: cargo's default adds "backtrace", whose symbolizer (gimli,
+# addr2line, miniz_oxide: ~23% of the binary) has nothing to read in a stripped binary anyway.
+BUILD_STD_FEATURES ?= panic-unwind
 
 .PHONY: size-matrix cross cross-all qemu-test qemu-test-unit qemu-test-suite oldkernel-test size cross-check-target
 
@@ -89,7 +94,8 @@ cross-check-target:
 	@[ -x "$(ZIG_VENV)/bin/zig" ] || command -v zig >/dev/null || { echo "no zig: run cross/setup.sh"; exit 2; }
 
 cross: cross-check-target
-	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) $(call cross_build_std_flag,$(BUILD_STD_CRATES))
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) \
+		$(call cross_build_std_flag,$(BUILD_STD_CRATES) -Z build-std-features=$(BUILD_STD_FEATURES))
 	@ls -l $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd
 
 cross-all:
