@@ -111,8 +111,14 @@ fn rest_stor_past_4_gib_extends_sparse_file() {
     let chunk = pattern(5_000, 7);
     c.expect(&format!("REST {start}"), 350);
     c.transfer_out(b"STOR up.bin", &chunk, DataMode::Pasv);
-    assert_eq!(fs::metadata(&path).unwrap().len(), start + chunk.len() as u64);
-    assert!(read_at(&path, start, chunk.len()) == chunk, "bytes at {start}");
+    assert_eq!(
+        fs::metadata(&path).unwrap().len(),
+        start + chunk.len() as u64
+    );
+    assert!(
+        read_at(&path, start, chunk.len()) == chunk,
+        "bytes at {start}"
+    );
     // Nothing landed at the 32-bit-truncated offset.
     assert_eq!(read_at(&path, 100, 16), vec![0u8; 16], "bytes at 100");
     assert_eq!(
