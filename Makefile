@@ -67,8 +67,9 @@ CROSS_TOOLCHAIN ?= debian-web
 ZIG_VENV        ?= /opt/zig-venv
 # Where cross builds go (cargo's default unless CARGO_TARGET_DIR says otherwise).
 CROSS_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
-# RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1: the libc crate (ours and std's) uses musl 1.2's 64-bit
-# time_t on the 32-bit targets; its default (musl 1.1) ABI truncates times past 2038.
+# RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1: std's copy of the libc crate uses musl 1.2's 64-bit time_t
+# on the 32-bit targets (ours gets it from --cfg in .cargo/config.toml); the default (musl 1.1)
+# ABI truncates times past 2038.
 CROSS_ENV        = PATH="$(ZIG_VENV)/bin:$$PATH" RUSTUP_TOOLCHAIN=$(CROSS_TOOLCHAIN) \
                    CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)" RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1
 # std crates to build from source (the profile is panic=unwind; std pulls in panic_unwind).
