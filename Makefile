@@ -54,7 +54,9 @@ clean:
 #   make cross-all                  every triple in CROSS_TARGETS
 #   make qemu-test TARGET=<triple>  unit tests under qemu + the integration suite against the
 #                                   cross-built server under qemu
-#   make oldkernel-test             the integration suite with FERROFTPD_OLD_KERNEL=1 (native)
+#   make oldkernel-test [TARGET=i686-unknown-linux-musl]
+#                                   the integration suite with FERROFTPD_OLD_KERNEL=1 (native, or
+#                                   a 32-bit musl server; never under qemu)
 #   make size [SIZE_SYMBOLS=N]      size table of the built cross binaries (N largest symbols)
 #   make size-matrix                opt-level s/z x panic unwind/abort sizes (slow: 15 std builds)
 # =============================================================================================
@@ -114,10 +116,12 @@ qemu-test-suite: cross
 	FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)" FERROFTPD_RUNNER="$(cross_runner)" \
 		$(CARGO) test --no-fail-fast --test '*'
 
-# The suite against a server that sees only Linux 3.10 syscalls (src/oldkernel.rs). Native only:
-# qemu-user refuses seccomp filters.
-oldkernel-test:
-	FERROFTPD_OLD_KERNEL=1 $(CARGO) test --no-fail-fast --test '*'
+# The suite against a server that sees only Linux 3.10 syscalls (src/oldkernel.rs): the native
+# build, or with TARGET=i686-unknown-linux-musl a 32-bit musl build that also runs natively. Not
+# under qemu: qemu-user refuses seccomp filters.
+oldkernel-test: $(if $(TARGET),qemu-test-unit cross)
+	FERROFTPD_OLD_KERNEL=1 $(if $(TARGET),FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)") \
+		$(CARGO) test --no-fail-fast --test '*'
 
 size:
 	@python3 cross/size-report.py $(if $(SIZE_SYMBOLS),--symbols $(SIZE_SYMBOLS)) $(CROSS_TARGET_DIR) $(CROSS_TARGETS)
