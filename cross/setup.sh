@@ -4,7 +4,9 @@
 #
 #   * rustc-web + cargo-web + rust-web-src (Debian 12 security archive: a current rustc whose
 #     std *source* sits where `-Z build-std` looks), linked into rustup as the toolchain
-#     "debian-web" so rustup's own default toolchain keeps serving native builds;
+#     "debian-web" so rustup's own default toolchain keeps serving native builds. Where apt has
+#     no rustc-web (Ubuntu), a rustup nightly with rust-src instead: then build with
+#     `make cross CROSS_TOOLCHAIN=nightly ...`;
 #   * qemu-user-static (qemu-arm-static, qemu-aarch64-static, qemu-mips{,el}-static);
 #   * zig from PyPI (package "ziglang") in a venv: the linker for every *-musl target, and the
 #     provider of musl's libc.a, crt files and libunwind for each architecture.
@@ -40,34 +42,58 @@ fi
 # --- apt ------------------------------------------------------------------------------------
 # libstd-rust-web-dev is the x86_64 std of rustc-web: build scripts and proc macros run on the
 # host and use it. python3-venv is needed for the zig venv.
-pkgs=(rustc-web cargo-web rust-web-src libstd-rust-web-dev qemu-user-static python3-venv)
+apt=($SUDO apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
+installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+base=(qemu-user-static python3-venv)
+rust=(rustc-web cargo-web rust-web-src libstd-rust-web-dev)
+nightly_src() {
+    command -v rustup >/dev/null &&
+        rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'
+}
 missing=()
-for p in "${pkgs[@]}"; do
-    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
-done
+for p in "${base[@]}" "${rust[@]}"; do installed "$p" || missing+=("$p"); done
+debian_rust=1
+if ! installed rustc-web && nightly_src; then
+    debian_rust=0 # set up by an earlier run on a host without rustc-web
+    rust=()
+    missing=()
+    for p in "${base[@]}"; do installed "$p" || missing+=("$p"); done
+fi
 if [ ${#missing[@]} -gt 0 ]; then
-    say "installing: ${missing[*]}"
-    apt=($SUDO apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
     "${apt[@]}" update
-    "${apt[@]}" install -y --no-install-recommends "${pkgs[@]}"
+    # rustc-web is Debian 12's (security archive). Elsewhere (Ubuntu) a rustup nightly with the
+    # rust-src component plays its part, below.
+    if [ ${#rust[@]} -gt 0 ] && ! apt-cache show rustc-web >/dev/null 2>&1; then
+        debian_rust=0
+        rust=()
+    fi
+    say "installing: ${base[*]} ${rust[*]}"
+    "${apt[@]}" install -y --no-install-recommends "${base[@]}" "${rust[@]}"
 fi
 
-# build-std compiles the std source against this exact rustc: the two must come from the same
-# Debian upload, or std fails to build with confusing errors.
-rustc_ver=$(dpkg-query -W -f='${Version}' rustc-web)
-src_ver=$(dpkg-query -W -f='${Version}' rust-web-src)
-[ "$rustc_ver" = "$src_ver" ] || die "rustc-web $rustc_ver and rust-web-src $src_ver differ; apt-get install both again"
-[ -f /usr/lib/rustlib/src/rust/library/Cargo.lock ] ||
-    die "rust-web-src did not provide /usr/lib/rustlib/src/rust/library (needed by -Z build-std)"
-
-# --- rustup link ----------------------------------------------------------------------------
-# With rustup on PATH, `cargo` is rustup's proxy; the link lets RUSTUP_TOOLCHAIN=debian-web pick
-# /usr/bin/{cargo,rustc}. Without rustup, /usr/bin/cargo is used directly and needs no link.
-if command -v rustup >/dev/null; then
-    if ! rustup toolchain list | grep -q "^$RUST_TOOLCHAIN_NAME\b"; then
+if [ "$debian_rust" = 1 ]; then
+    # build-std compiles the std source against this exact rustc: both must come from the same
+    # Debian upload, or std fails to build with confusing errors.
+    rustc_ver=$(dpkg-query -W -f='${Version}' rustc-web)
+    src_ver=$(dpkg-query -W -f='${Version}' rust-web-src)
+    [ "$rustc_ver" = "$src_ver" ] ||
+        die "rustc-web $rustc_ver and rust-web-src $src_ver differ; apt-get install both again"
+    [ -f /usr/lib/rustlib/src/rust/library/Cargo.lock ] ||
+        die "rust-web-src did not provide /usr/lib/rustlib/src/rust/library (for -Z build-std)"
+    # With rustup on PATH, `cargo` is rustup's proxy; the link lets RUSTUP_TOOLCHAIN=debian-web
+    # pick /usr/bin/{cargo,rustc}. Without rustup, /usr/bin/cargo runs directly.
+    if command -v rustup >/dev/null && ! rustup toolchain list | grep -q "^$RUST_TOOLCHAIN_NAME\b"; then
         say "linking /usr as rustup toolchain $RUST_TOOLCHAIN_NAME"
         rustup toolchain link "$RUST_TOOLCHAIN_NAME" /usr
     fi
+    toolchain=$RUST_TOOLCHAIN_NAME
+else
+    command -v rustup >/dev/null || die "no rustc-web in apt and no rustup: install rustup first"
+    if ! nightly_src; then
+        say "no rustc-web here: installing a rustup nightly with rust-src (untested on our hosts)"
+        rustup toolchain install nightly --profile minimal --component rust-src
+    fi
+    toolchain=nightly
 fi
 
 # --- zig ------------------------------------------------------------------------------------
@@ -99,4 +125,4 @@ if [ "$WITH_BINFMT" = 1 ]; then
     done
 fi
 
-say "OK: $(/usr/bin/rustc -V), zig $("$zig" version), $(qemu-arm-static --version | head -n 1)"
+say "OK: toolchain $toolchain ($(RUSTUP_TOOLCHAIN=$toolchain rustc -V)), zig $("$zig" version), $(qemu-arm-static --version | head -n 1)"
