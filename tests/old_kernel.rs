@@ -30,7 +30,6 @@ impl Drop for Killed {
 }
 
 #[test]
-#[ignore = "until startup calls oldkernel::deny_new_syscalls() for FERROFTPD_OLD_KERNEL=1"]
 fn old_kernel_switch_installs_the_seccomp_filter() {
     if env::var_os("FERROFTPD_RUNNER").is_some_and(|r| !r.is_empty()) {
         eprintln!("SKIP: FERROFTPD_RUNNER is set; qemu-user refuses seccomp filters");
