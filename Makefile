@@ -119,7 +119,7 @@ qemu-test-suite: cross
 # The suite against a server that sees only Linux 3.10 syscalls (src/oldkernel.rs): the native
 # build, or with TARGET=i686-unknown-linux-musl a 32-bit musl build that also runs natively. Not
 # under qemu: qemu-user refuses seccomp filters.
-oldkernel-test: $(if $(TARGET),qemu-test-unit cross)
+oldkernel-test: $(if $(TARGET),cross)
 	FERROFTPD_OLD_KERNEL=1 $(if $(TARGET),FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)") \
 		$(CARGO) test --no-fail-fast --test '*'
 
