@@ -421,16 +421,21 @@ struct idle_job {
 	struct ctl *c;
 	int first, step, n;
 	int ok;
+	char error[128]; /* the first failed login's last reply */
 };
 
 static void *idle_login(void *arg)
 {
 	struct idle_job *j = arg;
 	for (int i = j->first; i < j->n; i += j->step) {
-		if (ftp_login(&j->c[i], j->s->port, j->s->user, j->s->pass) == 0)
+		if (ftp_login(&j->c[i], j->s->port, j->s->user, j->s->pass) == 0) {
 			j->ok++;
-		else
+		} else {
+			if (!j->error[0])
+				snprintf(j->error, sizeof j->error, "%.100s",
+					 j->c[i].last[0] ? j->c[i].last : "connect failed");
 			j->c[i].fd = -1;
+		}
 	}
 	return NULL;
 }
@@ -452,11 +457,14 @@ static int cmd_idle(struct shared *s, int n, double hold)
 			die("pthread_create");
 	}
 	int ok = 0;
+	const char *error = "";
 	for (int t = 0; t < THREADS; t++) {
 		pthread_join(th[t], NULL);
 		ok += jobs[t].ok;
+		if (!error[0])
+			error = jobs[t].error;
 	}
-	printf("ready=%d errors=%d secs=%.6f\n", ok, n - ok, now() - t0);
+	printf("ready=%d errors=%d secs=%.6f reply=\"%s\"\n", ok, n - ok, now() - t0, error);
 	fflush(stdout);
 	/* Hold until the driver writes a line or closes stdin (or the hold time runs out). */
 	struct pollfd pf = { .fd = 0, .events = POLLIN };
