@@ -22,7 +22,7 @@ run: build
 
 test:
 	$(CARGO) build
-	$(CARGO) test
+	$(CARGO) test --no-fail-fast
 
 release:
 	$(CARGO) build --release

@@ -159,7 +159,7 @@ fn parse_user_line(content: &str) -> Result<(String, UserEntry), String> {
 
 /// Accept only crypt(3) hashes that both glibc and static musl verify, in their exact shape,
 /// so a truncated or mangled hash is reported at load time rather than as failed logins.
-fn check_hash(hash: &str) -> Result<(), String> {
+pub(crate) fn check_hash(hash: &str) -> Result<(), String> {
     const UNSUPPORTED: &str =
         "unsupported password hash: use $6$ (SHA-512), $5$ (SHA-256) or $1$ (MD5), e.g. from `openssl passwd -6`";
     let (body, max_salt, digest_len, has_rounds) = if let Some(b) = hash.strip_prefix("$6$") {
@@ -202,7 +202,7 @@ fn check_hash(hash: &str) -> Result<(), String> {
 
 /// Hash checked against for unknown users, so their logins cost one crypt like real ones.
 /// (`openssl passwd -6 -salt DuMmYsAlT0000000` of a password nobody uses.)
-const DUMMY_HASH: &str = "$6$DuMmYsAlT0000000$iaU3x.US7nXetPnil70S5s1pUSNGlZpgw0HdkPf80bnTZn9.q4azQ/g66UGSMonQ8La6dbMHNKSsMJIZ97Mv01";
+pub(crate) const DUMMY_HASH: &str = "$6$DuMmYsAlT0000000$iaU3x.US7nXetPnil70S5s1pUSNGlZpgw0HdkPf80bnTZn9.q4azQ/g66UGSMonQ8La6dbMHNKSsMJIZ97Mv01";
 
 /// Decides logins: anonymous names when enabled, otherwise the users file.
 #[derive(Debug)]
@@ -275,7 +275,7 @@ impl Authenticator {
 }
 
 /// Whether `pass` hashes to `stored` under crypt(3).
-fn verify(pass: &Password, stored: &str) -> bool {
+pub(crate) fn verify(pass: &Password, stored: &str) -> bool {
     match ffi::crypt(pass.expose(), stored.as_bytes()) {
         Some(computed) => constant_time_eq(&computed, stored.as_bytes()),
         None => false,

@@ -2,6 +2,7 @@
 
 use crate::auth::UserDb;
 use crate::config::{self, Config, KEYS};
+use crate::messages;
 use getopts::{Matches, Options};
 use std::path::Path;
 
@@ -30,10 +31,18 @@ const VALUE_OPTIONS: &[(&str, &str)] = &[
     ("max-clients", "max_clients"),
     ("max-per-ip", "max_per_ip"),
     ("data-threads", "data_threads"),
+    ("pidfile", "pidfile"),
 ];
 
-/// Flags that switch one boolean config key on: (long name, config key).
-const FLAG_OPTIONS: &[(&str, &str)] = &[("anonymous", "anonymous"), ("allow-fxp", "allow_fxp")];
+/// Flags that set one boolean config key: (long name, config key, value).
+const FLAG_OPTIONS: &[(&str, &str, &str)] = &[
+    ("anonymous", "anonymous", "yes"),
+    ("allow-fxp", "allow_fxp", "yes"),
+    ("daemon", "daemon", "yes"),
+    ("inetd", "inetd", "yes"),
+    // -f wins over `daemon = yes` in a shared config file (inittab respawn needs it).
+    ("foreground", "daemon", "no"),
+];
 
 /// The default of `key` as the help shows it.
 fn default_of(key: &str) -> String {
@@ -138,7 +147,23 @@ fn options() -> Options {
     o.optflag(
         "f",
         "foreground",
-        "stay in the foreground (the only mode for now; accepted for init scripts)",
+        "stay in the foreground, for inittab respawn or a supervisor (default; overrides daemon)",
+    );
+    o.optflag(
+        "d",
+        "daemon",
+        "detach into the background once the ports are bound (default off)",
+    );
+    o.optflag(
+        "i",
+        "inetd",
+        "serve one connection on stdin/stdout, for inetd or tcpsvd (default off)",
+    );
+    o.optopt(
+        "P",
+        "pidfile",
+        "write the daemon's pid to FILE (default unset)",
+        "FILE",
     );
     o.optflag(
         "t",
@@ -157,7 +182,8 @@ fn options() -> Options {
 
 fn help_text(opts: &Options) -> String {
     let brief = "Usage: ferroftpd [options]\n\n\
-        A small, confined FTP server for embedded Linux. It runs in the foreground.\n\
+        A small, confined FTP server for embedded Linux. It runs in the foreground unless -d\n\
+        is given; -i serves one connection from inetd or tcpsvd.\n\
         Settings start from the defaults, then the -c file, then the options in the order\n\
         given (a later option wins; all -l together replace the listen list).";
     let mut text = opts.usage(brief);
@@ -178,6 +204,9 @@ pub fn parse_args(args: &[String]) -> Result<CliAction, String> {
     let matches = opts.parse(args).map_err(|e| format!("{e} (try --help)"))?;
     if let Some(extra) = matches.free.first() {
         return Err(format!("unexpected argument '{extra}' (try --help)"));
+    }
+    if matches.opt_present("daemon") && matches.opt_present("inetd") {
+        return Err("-d (--daemon) and -i (--inetd) exclude each other".to_string());
     }
     if matches.opt_present("help") {
         return Ok(CliAction::Help(help_text(&opts)));
@@ -227,9 +256,9 @@ fn build_config(m: &Matches) -> Result<Config, String> {
             settings.push((pos, Setting::Key { label, key, value }));
         }
     }
-    for (long, key) in FLAG_OPTIONS {
+    for (long, key, value) in FLAG_OPTIONS {
         for pos in m.opt_positions(long) {
-            let (label, key, value) = (format!("--{long}"), key.to_string(), "yes".to_string());
+            let (label, key, value) = (format!("--{long}"), key.to_string(), value.to_string());
             settings.push((pos, Setting::Key { label, key, value }));
         }
     }
@@ -270,7 +299,8 @@ fn build_config(m: &Matches) -> Result<Config, String> {
     Ok(config)
 }
 
-/// The `-t` checks beyond parsing: cross-field validation and the users file.
+/// The `-t` checks beyond parsing: cross-field validation, the users file, the `run_as` user
+/// and the banner file.
 fn check(config: Config) -> Result<Config, String> {
     let mut problems = Vec::new();
     if let Err(e) = config.validate() {
@@ -283,6 +313,22 @@ fn check(config: Config) -> Result<Config, String> {
             }
             Ok(_) => {}
             Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if let Some(name) = &config.run_as {
+        // The same lookup privilege::drop_privileges makes at startup.
+        match nix::unistd::User::from_name(name) {
+            Ok(Some(user)) if user.uid.is_root() => {
+                problems.push(format!("run_as: user '{name}' has uid 0"));
+            }
+            Ok(Some(_)) => {}
+            Ok(None) => problems.push(format!("run_as: no user '{name}' in /etc/passwd")),
+            Err(e) => problems.push(format!("run_as: cannot look up '{name}': {e}")),
+        }
+    }
+    if let Some(path) = &config.banner_file {
+        if let Err(e) = messages::read_banner_file(path) {
+            problems.push(format!("banner_file: {e}"));
         }
     }
     if problems.is_empty() {
@@ -366,6 +412,9 @@ mod tests {
             "--config",
             "--option",
             "--foreground",
+            "--daemon",
+            "--inetd",
+            "--pidfile",
             "--test-config",
             "--verbose",
             "--help",
@@ -375,7 +424,7 @@ mod tests {
             "(default 32)",
             "(default 8)",
             "(default 0.0.0.0)",
-            "only mode",
+            "overrides daemon",
         ] {
             assert!(text.contains(needle), "missing {needle}");
         }
@@ -434,6 +483,48 @@ mod tests {
         assert_eq!(c.data_threads, 2);
         assert!(c.allow_fxp);
         assert_eq!(c.verbose, 1);
+    }
+
+    #[test]
+    fn process_mode_options() {
+        let c = run(&["-d", "-P", "/var/run/ferroftpd.pid"]);
+        assert!(c.daemon && !c.inetd);
+        assert_eq!(c.pidfile, Some(PathBuf::from("/var/run/ferroftpd.pid")));
+        let c = run(&["--inetd"]);
+        assert!(c.inetd && !c.daemon);
+        assert!(run(&["--daemon", "--pidfile", "/p"]).daemon);
+        // -f turns daemon off wherever it was set before it, file or option.
+        assert!(!run(&["-o", "daemon=yes", "-f"]).daemon);
+        let tmp = TempDir::new("modes");
+        let conf = tmp.file("c.conf", "users = /u\ndaemon = yes\n");
+        match parse(&["-c", &conf, "--foreground"]) {
+            Ok(CliAction::Run(c)) => assert!(!c.daemon),
+            other => panic!("{other:?}"),
+        }
+        match parse(&["-c", &conf]) {
+            Ok(CliAction::Run(c)) => assert!(c.daemon),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn daemon_and_inetd_together_are_refused() {
+        for args in [
+            &["-d", "-i"][..],
+            &["-i", "-d"],
+            &["-di"],
+            &["-t", "-d", "-i"],
+        ] {
+            let mut all = vec!["-U", "/u"];
+            all.extend_from_slice(args);
+            let err = parse(&all).expect_err("exclusive");
+            assert!(err.contains("exclude"), "{err}");
+        }
+        // Also when one of them comes from the config file.
+        let err = parse(&["-U", "/u", "-o", "daemon=yes", "-i"]).expect_err("exclusive");
+        assert!(err.contains("exclude"), "{err}");
+        let err = parse(&["-U", "/u", "-i", "-P", "/p"]).expect_err("pidfile");
+        assert!(err.contains("pidfile"), "{err}");
     }
 
     #[test]
@@ -576,6 +667,41 @@ mod tests {
             parse(&["-t", "-A", "-r", "/srv"]),
             Ok(CliAction::CheckConfig(_))
         ));
+    }
+
+    #[test]
+    fn test_config_checks_run_as_and_banner_file() {
+        let tmp = TempDir::new("check-device");
+        let banner = tmp.file("banner", "Hello\n");
+        assert!(matches!(
+            parse(&[
+                "-t",
+                "-A",
+                "-r",
+                "/srv",
+                "-o",
+                &format!("banner_file={banner}")
+            ]),
+            Ok(CliAction::CheckConfig(_))
+        ));
+        let missing = tmp.0.join("no-banner").display().to_string();
+        match parse(&[
+            "-t",
+            "-A",
+            "-r",
+            "/srv",
+            "-o",
+            &format!("banner_file={missing}"),
+        ]) {
+            Ok(CliAction::CheckFailed(msg)) => assert!(msg.starts_with("banner_file: "), "{msg}"),
+            other => panic!("{other:?}"),
+        }
+        for (user, needle) in [("no-such-user-ferroftpd", "no user"), ("root", "uid 0")] {
+            match parse(&["-t", "-A", "-r", "/srv", "-o", &format!("run_as={user}")]) {
+                Ok(CliAction::CheckFailed(msg)) => assert!(msg.contains(needle), "{msg}"),
+                other => panic!("{other:?}"),
+            }
+        }
     }
 
     #[test]

@@ -51,6 +51,56 @@ pub struct Config {
     pub max_list_entries: usize,
     /// `verbose`: log level, 0 info, 1 debug, 2 trace.
     pub verbose: u8,
+    /// `run_as`: user to become after binding (the server must start as root); `None` stays.
+    pub run_as: Option<String>,
+    /// `chroot`: chroot(2) the whole process into `root` at startup (needs `run_as`).
+    pub chroot: bool,
+    /// `system_users`: also accept `/etc/passwd` + `/etc/shadow` accounts (the process keeps root).
+    pub system_users: bool,
+    /// `ftpusers`: system user names refused login, one a line (`root` is always refused).
+    pub ftpusers: PathBuf,
+    /// `pidfile`: file the daemon writes its pid to; `None` writes none.
+    pub pidfile: Option<PathBuf>,
+    /// `daemon`: detach into the background once the listeners are bound.
+    pub daemon: bool,
+    /// `inetd`: serve the one connection on stdin/stdout (inetd, tcpsvd) instead of listening.
+    pub inetd: bool,
+    /// `shutdown_timeout` (seconds): how long running transfers may finish after SIGTERM.
+    pub shutdown_timeout: Duration,
+    /// `fsync`: flush an uploaded file to storage before replying 226.
+    pub fsync: bool,
+    /// `atomic_uploads`: upload under a temporary name, renamed into place only when complete.
+    pub atomic_uploads: bool,
+    /// `deny_overwrite`: uploads may not replace an existing file.
+    pub deny_overwrite: bool,
+    /// `keep_partial_on_enospc`: keep, rather than delete, an upload cut short by a full disk.
+    pub keep_partial_on_enospc: bool,
+    /// `hide_dot_files`: listings leave out names starting with `.`.
+    pub hide_dot_files: bool,
+    /// `download_rate` (bytes per second, per session): 0 is unlimited.
+    pub download_rate: u64,
+    /// `upload_rate` (bytes per second, per session): 0 is unlimited.
+    pub upload_rate: u64,
+    /// `ban_after`: failed logins from one address within `ban_window` that ban it; 0 never bans.
+    pub ban_after: u32,
+    /// `ban_window` (seconds): how far back failed logins are counted for `ban_after`.
+    pub ban_window: Duration,
+    /// `ban_time` (seconds): how long a banned address is refused.
+    pub ban_time: Duration,
+    /// `syslog`: log to the local syslog daemon instead of stderr.
+    pub syslog: bool,
+    /// `syslog_socket`: the syslog daemon's datagram socket.
+    pub syslog_socket: PathBuf,
+    /// `xferlog`: append one wu-ftpd xferlog line per transfer to this file; `None` logs none.
+    pub xferlog: Option<PathBuf>,
+    /// `banner_file`: file whose lines are sent with the 220 greeting.
+    pub banner_file: Option<PathBuf>,
+    /// `login_message`: text sent with the 230 reply; lines separated by `'\n'`.
+    pub login_message: Option<String>,
+    /// `message_file`: per-directory file shown on CWD into it; `None` (empty value) disables.
+    pub message_file: Option<String>,
+    /// `connect_from_port_20`: active-mode data connections come from port 20 (needs root).
+    pub connect_from_port_20: bool,
 }
 
 impl Default for Config {
@@ -77,6 +127,31 @@ impl Default for Config {
             allow_fxp: false,
             max_list_entries: 100_000,
             verbose: 0,
+            run_as: None,
+            chroot: false,
+            system_users: false,
+            ftpusers: PathBuf::from("/etc/ftpusers"),
+            pidfile: None,
+            daemon: false,
+            inetd: false,
+            shutdown_timeout: Duration::from_secs(30),
+            fsync: true,
+            atomic_uploads: false,
+            deny_overwrite: false,
+            keep_partial_on_enospc: false,
+            hide_dot_files: false,
+            download_rate: 0,
+            upload_rate: 0,
+            ban_after: 10,
+            ban_window: Duration::from_secs(300),
+            ban_time: Duration::from_secs(600),
+            syslog: false,
+            syslog_socket: PathBuf::from("/dev/log"),
+            xferlog: None,
+            banner_file: None,
+            login_message: None,
+            message_file: Some(".message".to_string()),
+            connect_from_port_20: false,
         }
     }
 }
@@ -119,6 +194,64 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("max_list_entries", "most entries one listing sends"),
     ("verbose", "log level: 0 info, 1 debug, 2 trace"),
+    ("run_as", "user to switch to after binding (start as root)"),
+    (
+        "chroot",
+        "chroot the process into root (needs run_as) (yes/no)",
+    ),
+    (
+        "system_users",
+        "also accept /etc/passwd + /etc/shadow accounts (yes/no)",
+    ),
+    ("ftpusers", "system user names refused login, one a line"),
+    ("pidfile", "file to write the daemon's pid to"),
+    ("daemon", "detach into the background (yes/no)"),
+    ("inetd", "serve one connection on stdin/stdout (yes/no)"),
+    (
+        "shutdown_timeout",
+        "seconds running transfers may finish after SIGTERM",
+    ),
+    ("fsync", "flush uploads to storage before 226 (yes/no)"),
+    (
+        "atomic_uploads",
+        "upload to a temporary name, rename when complete (yes/no)",
+    ),
+    (
+        "deny_overwrite",
+        "uploads may not replace existing files (yes/no)",
+    ),
+    (
+        "keep_partial_on_enospc",
+        "keep uploads cut short by a full disk (yes/no)",
+    ),
+    ("hide_dot_files", "listings leave out dot files (yes/no)"),
+    (
+        "download_rate",
+        "bytes per second per session for downloads (0 = unlimited)",
+    ),
+    (
+        "upload_rate",
+        "bytes per second per session for uploads (0 = unlimited)",
+    ),
+    (
+        "ban_after",
+        "failed logins from one address that ban it (0 = never)",
+    ),
+    ("ban_window", "seconds over which failed logins are counted"),
+    ("ban_time", "seconds a banned address is refused"),
+    ("syslog", "log to syslog instead of stderr (yes/no)"),
+    ("syslog_socket", "the syslog daemon's datagram socket"),
+    ("xferlog", "wu-ftpd style transfer log file"),
+    ("banner_file", "file sent with the 220 greeting"),
+    ("login_message", "text sent with 230 (\\n splits lines)"),
+    (
+        "message_file",
+        "per-directory file shown on CWD (empty = off)",
+    ),
+    (
+        "connect_from_port_20",
+        "active data connections from port 20 (yes/no)",
+    ),
 ];
 
 /// Keys holding a `Duration`, which `validate` checks without a text round trip.
@@ -128,6 +261,9 @@ const DURATION_KEYS: &[&str] = &[
     "login_timeout",
     "data_timeout",
     "login_fail_delay_ms",
+    "shutdown_timeout",
+    "ban_window",
+    "ban_time",
 ];
 /// Largest timeout in seconds: a day, so `Instant + timeout` can never overflow.
 const MAX_TIMEOUT_SECS: u64 = 86_400;
@@ -204,18 +340,28 @@ pub(crate) fn read_text_file(path: &Path) -> Result<String, ConfigError> {
         line,
         message,
     };
-    let mut bytes = Vec::new();
-    std::fs::File::open(path)
-        .and_then(|f| f.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes))
-        .map_err(|e| error(0, format!("cannot read: {e}")))?;
-    if bytes.len() as u64 > MAX_FILE_BYTES {
-        return Err(error(0, format!("larger than {MAX_FILE_BYTES} bytes")));
-    }
+    let bytes = read_small_file(path, MAX_FILE_BYTES).map_err(|e| error(0, e.to_string()))?;
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
         let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
         error(line, "not valid UTF-8".to_string())
     })
+}
+
+/// Read a whole server-side file of at most `max` bytes (config, users, system account files);
+/// a larger one is an error rather than silently cut.
+pub(crate) fn read_small_file(path: &Path, max: u64) -> std::io::Result<Vec<u8>> {
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(max.saturating_add(1)).read_to_end(&mut bytes))
+        .map_err(|e| std::io::Error::new(e.kind(), format!("cannot read: {e}")))?;
+    if bytes.len() as u64 > max {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("larger than {max} bytes"),
+        ));
+    }
+    Ok(bytes)
 }
 
 /// The canonical (`_`) spelling of `key`, which may use `-` as in the long options.
@@ -270,6 +416,36 @@ impl Config {
                     .try_into()
                     .map_err(|_| "out of range".to_string())?;
             }
+            "run_as" => self.run_as = Some(parse_user_name(value)?),
+            "chroot" => self.chroot = parse_bool(value)?,
+            "system_users" => self.system_users = parse_bool(value)?,
+            "ftpusers" => self.ftpusers = parse_path(value)?,
+            "pidfile" => self.pidfile = Some(parse_path(value)?),
+            "daemon" => self.daemon = parse_bool(value)?,
+            "inetd" => self.inetd = parse_bool(value)?,
+            // 0: abort running transfers at once on SIGTERM.
+            "shutdown_timeout" => self.shutdown_timeout = parse_secs(value, 0)?,
+            "fsync" => self.fsync = parse_bool(value)?,
+            "atomic_uploads" => self.atomic_uploads = parse_bool(value)?,
+            "deny_overwrite" => self.deny_overwrite = parse_bool(value)?,
+            "keep_partial_on_enospc" => self.keep_partial_on_enospc = parse_bool(value)?,
+            "hide_dot_files" => self.hide_dot_files = parse_bool(value)?,
+            "download_rate" => self.download_rate = parse_uint(value, 0, u64::MAX)?,
+            "upload_rate" => self.upload_rate = parse_uint(value, 0, u64::MAX)?,
+            "ban_after" => {
+                self.ban_after = parse_uint(value, 0, u32::MAX.into())?
+                    .try_into()
+                    .map_err(|_| "out of range".to_string())?;
+            }
+            "ban_window" => self.ban_window = parse_secs(value, 1)?,
+            "ban_time" => self.ban_time = parse_secs(value, 1)?,
+            "syslog" => self.syslog = parse_bool(value)?,
+            "syslog_socket" => self.syslog_socket = parse_path(value)?,
+            "xferlog" => self.xferlog = Some(parse_path(value)?),
+            "banner_file" => self.banner_file = Some(parse_path(value)?),
+            "login_message" => self.login_message = Some(parse_banner(value)?),
+            "message_file" => self.message_file = parse_message_file(value)?,
+            "connect_from_port_20" => self.connect_from_port_20 = parse_bool(value)?,
             _ => return Err("unknown key".to_string()),
         }
         Ok(())
@@ -307,6 +483,32 @@ impl Config {
             "allow_fxp" => yes_no(self.allow_fxp),
             "max_list_entries" => self.max_list_entries.to_string(),
             "verbose" => self.verbose.to_string(),
+            "run_as" => self.run_as.clone()?,
+            "chroot" => yes_no(self.chroot),
+            "system_users" => yes_no(self.system_users),
+            "ftpusers" => self.ftpusers.display().to_string(),
+            "pidfile" => self.pidfile.as_ref()?.display().to_string(),
+            "daemon" => yes_no(self.daemon),
+            "inetd" => yes_no(self.inetd),
+            "shutdown_timeout" => secs(&self.shutdown_timeout),
+            "fsync" => yes_no(self.fsync),
+            "atomic_uploads" => yes_no(self.atomic_uploads),
+            "deny_overwrite" => yes_no(self.deny_overwrite),
+            "keep_partial_on_enospc" => yes_no(self.keep_partial_on_enospc),
+            "hide_dot_files" => yes_no(self.hide_dot_files),
+            "download_rate" => self.download_rate.to_string(),
+            "upload_rate" => self.upload_rate.to_string(),
+            "ban_after" => self.ban_after.to_string(),
+            "ban_window" => secs(&self.ban_window),
+            "ban_time" => secs(&self.ban_time),
+            "syslog" => yes_no(self.syslog),
+            "syslog_socket" => self.syslog_socket.display().to_string(),
+            "xferlog" => self.xferlog.as_ref()?.display().to_string(),
+            "banner_file" => self.banner_file.as_ref()?.display().to_string(),
+            "login_message" => escape_banner(self.login_message.as_deref()?),
+            // Empty is the file syntax for "disabled", so it round-trips through `apply`.
+            "message_file" => self.message_file.clone().unwrap_or_default(),
+            "connect_from_port_20" => yes_no(self.connect_from_port_20),
             _ => return None,
         })
     }
@@ -322,13 +524,20 @@ impl Config {
             }
         }
         let max = Duration::from_secs(MAX_TIMEOUT_SECS);
-        if self.pool_wait > max {
-            return Err(format!("pool_wait: at most {MAX_TIMEOUT_SECS} seconds"));
+        for (key, d) in [
+            ("pool_wait", self.pool_wait),
+            ("shutdown_timeout", self.shutdown_timeout),
+        ] {
+            if d > max {
+                return Err(format!("{key}: at most {MAX_TIMEOUT_SECS} seconds"));
+            }
         }
         for (key, d) in [
             ("idle_timeout", self.idle_timeout),
             ("login_timeout", self.login_timeout),
             ("data_timeout", self.data_timeout),
+            ("ban_window", self.ban_window),
+            ("ban_time", self.ban_time),
         ] {
             if d.is_zero() || d > max {
                 return Err(format!("{key}: from 1 to {MAX_TIMEOUT_SECS} seconds"));
@@ -342,11 +551,39 @@ impl Config {
                 "anonymous = yes needs root (-r), the anonymous root directory".to_string(),
             );
         }
-        if !self.anonymous && self.users.is_none() {
+        if !self.anonymous && self.users.is_none() && !self.system_users {
             return Err(
-                "nobody can log in: set users (-U), or anonymous = yes (-A) with root (-r)"
+                "nobody can log in: set users (-U), system_users = yes, or anonymous = yes (-A) \
+                 with root (-r)"
                     .to_string(),
             );
+        }
+        self.validate_modes()
+    }
+
+    /// The combinations of process settings that cannot work together.
+    fn validate_modes(&self) -> Result<(), String> {
+        if self.daemon && self.inetd {
+            return Err("daemon (-d) and inetd (-i) exclude each other".to_string());
+        }
+        if self.inetd && self.pidfile.is_some() {
+            // Every inetd-started process would fight over the one file.
+            return Err("pidfile (-P) cannot be used with inetd (-i)".to_string());
+        }
+        if self.chroot && self.root.is_none() {
+            return Err("chroot = yes needs root, the directory to chroot into".to_string());
+        }
+        if self.chroot && self.run_as.is_none() {
+            // SECURITY: a process still running as root can leave a chroot again.
+            return Err("chroot = yes needs run_as: root can leave a chroot".to_string());
+        }
+        if self.system_users && self.run_as.is_some() {
+            // setfsuid per session needs the process to stay root.
+            return Err("system_users = yes cannot be combined with run_as".to_string());
+        }
+        if self.connect_from_port_20 && self.run_as.is_some() {
+            // Binding port 20 needs root, which run_as gives up.
+            return Err("connect_from_port_20 = yes cannot be combined with run_as".to_string());
         }
         Ok(())
     }
@@ -465,6 +702,39 @@ fn parse_umask(value: &str) -> Result<u32, String> {
     }
 }
 
+/// A user name as BusyBox `adduser` allows it: letters, digits, `.`, `_`, `-`, not `-` first.
+fn parse_user_name(value: &str) -> Result<String, String> {
+    let ok = !value.is_empty()
+        && value.len() <= 32
+        && !value.starts_with('-')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+    if ok {
+        Ok(value.to_string())
+    } else {
+        Err(format!(
+            "expected a user name, got '{}'",
+            value.escape_debug()
+        ))
+    }
+}
+
+/// A plain file name (no `/`, not `.` or `..`); empty means disabled.
+fn parse_message_file(value: &str) -> Result<Option<String>, String> {
+    if value.is_empty() {
+        return Ok(None);
+    }
+    // SECURITY: the name is joined to client directories; a `/` or `..` would reach elsewhere.
+    if value == "." || value == ".." || value.contains('/') || value.chars().any(char::is_control) {
+        return Err(format!(
+            "expected a file name without '/', got '{}'",
+            value.escape_debug()
+        ));
+    }
+    Ok(Some(value.to_string()))
+}
+
 /// Turn `\n` into a line break and `\\` into one backslash; other text is kept as written.
 fn parse_banner(value: &str) -> Result<String, String> {
     if value.is_empty() {
@@ -557,6 +827,30 @@ mod tests {
         assert!(!c.allow_fxp);
         assert_eq!(c.max_list_entries, 100_000);
         assert_eq!(c.verbose, 0);
+        assert_eq!(c.run_as, None);
+        assert!(!c.chroot);
+        assert!(!c.system_users);
+        assert_eq!(c.ftpusers, PathBuf::from("/etc/ftpusers"));
+        assert_eq!(c.pidfile, None);
+        assert!(!c.daemon);
+        assert!(!c.inetd);
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(30));
+        assert!(c.fsync);
+        assert!(!c.atomic_uploads);
+        assert!(!c.deny_overwrite);
+        assert!(!c.keep_partial_on_enospc);
+        assert!(!c.hide_dot_files);
+        assert_eq!((c.download_rate, c.upload_rate), (0, 0));
+        assert_eq!(c.ban_after, 10);
+        assert_eq!(c.ban_window, Duration::from_secs(300));
+        assert_eq!(c.ban_time, Duration::from_secs(600));
+        assert!(!c.syslog);
+        assert_eq!(c.syslog_socket, PathBuf::from("/dev/log"));
+        assert_eq!(c.xferlog, None);
+        assert_eq!(c.banner_file, None);
+        assert_eq!(c.login_message, None);
+        assert_eq!(c.message_file.as_deref(), Some(".message"));
+        assert!(!c.connect_from_port_20);
     }
 
     #[test]
@@ -584,6 +878,31 @@ banner = Welcome\\nto ferroftpd
 allow_fxp = on
 max_list_entries = 5000
 verbose = 2
+run_as = ftp
+chroot = yes
+system_users = no
+ftpusers = /etc/ferroftpd/ftpusers
+pidfile = /var/run/ferroftpd.pid
+daemon = yes
+inetd = no
+shutdown_timeout = 0
+fsync = no
+atomic_uploads = yes
+deny_overwrite = yes
+keep_partial_on_enospc = yes
+hide_dot_files = yes
+download_rate = 1048576
+upload_rate = 65536
+ban_after = 0
+ban_window = 60
+ban_time = 3600
+syslog = yes
+syslog_socket = /tmp/log.sock
+xferlog = /var/log/xferlog
+banner_file = /etc/issue.ftp
+login_message = Hello\\nthere
+message_file = README.txt
+connect_from_port_20 = no
 ";
         let c = parse_str(text, "full.conf").expect("parses");
         assert_eq!(
@@ -616,6 +935,28 @@ verbose = 2
         assert!(c.allow_fxp);
         assert_eq!(c.max_list_entries, 5000);
         assert_eq!(c.verbose, 2);
+        assert_eq!(c.run_as.as_deref(), Some("ftp"));
+        assert!(c.chroot);
+        assert!(!c.system_users);
+        assert_eq!(c.ftpusers, PathBuf::from("/etc/ferroftpd/ftpusers"));
+        assert_eq!(c.pidfile, Some(PathBuf::from("/var/run/ferroftpd.pid")));
+        assert!(c.daemon);
+        assert!(!c.inetd);
+        assert_eq!(c.shutdown_timeout, Duration::ZERO);
+        assert!(!c.fsync);
+        assert!(c.atomic_uploads && c.deny_overwrite && c.keep_partial_on_enospc);
+        assert!(c.hide_dot_files);
+        assert_eq!((c.download_rate, c.upload_rate), (1_048_576, 65_536));
+        assert_eq!(c.ban_after, 0);
+        assert_eq!(c.ban_window, Duration::from_secs(60));
+        assert_eq!(c.ban_time, Duration::from_secs(3600));
+        assert!(c.syslog);
+        assert_eq!(c.syslog_socket, PathBuf::from("/tmp/log.sock"));
+        assert_eq!(c.xferlog, Some(PathBuf::from("/var/log/xferlog")));
+        assert_eq!(c.banner_file, Some(PathBuf::from("/etc/issue.ftp")));
+        assert_eq!(c.login_message.as_deref(), Some("Hello\nthere"));
+        assert_eq!(c.message_file.as_deref(), Some("README.txt"));
+        assert!(!c.connect_from_port_20);
         assert_eq!(c.validate(), Ok(()));
     }
 
@@ -623,7 +964,9 @@ verbose = 2
     fn keys_table_covers_every_key_and_round_trips() {
         let c = parse_str(
             "listen = 10.0.0.1,::\nport = 0\nroot = /r\nusers = /u\nanonymous = 1\n\
-             pasv_ports = 1-1\npasv_address = 10.0.0.2\nbanner = a\\\\b\\nc\n",
+             pasv_ports = 1-1\npasv_address = 10.0.0.2\nbanner = a\\\\b\\nc\n\
+             run_as = nobody\npidfile = /p\nxferlog = /x\nbanner_file = /b\n\
+             login_message = l\\none\nmessage_file = .msg\nupload_rate = 18446744073709551615\n",
             "t",
         )
         .expect("parses");
@@ -707,6 +1050,30 @@ verbose = 2
             ("banner", "bell\u{7}"),
             ("max_list_entries", "0"),
             ("verbose", "3"),
+            ("run_as", ""),
+            ("run_as", "-x"),
+            ("run_as", "a b"),
+            ("run_as", "root:0"),
+            ("run_as", "../etc"),
+            ("chroot", "maybe"),
+            ("ftpusers", ""),
+            ("pidfile", ""),
+            ("daemon", "2"),
+            ("shutdown_timeout", "86401"),
+            ("download_rate", "-1"),
+            ("upload_rate", "18446744073709551616"),
+            ("ban_after", "4294967296"),
+            ("ban_window", "0"),
+            ("ban_time", "0"),
+            ("syslog_socket", ""),
+            ("xferlog", ""),
+            ("banner_file", ""),
+            ("login_message", ""),
+            ("login_message", "a\rb"),
+            ("message_file", "a/b"),
+            ("message_file", ".."),
+            ("message_file", "."),
+            ("message_file", "x\ty"),
         ];
         for (key, value) in cases {
             let err = applied(key, value).expect_err(&format!("{key} = {value:?}"));
@@ -744,6 +1111,21 @@ verbose = 2
         assert_eq!(
             applied("banner", "C:\\dir").map(|c| c.banner),
             Ok(Some("C:\\dir".to_string()))
+        );
+    }
+
+    #[test]
+    fn empty_message_file_disables_and_round_trips() {
+        let c = applied("message_file", "").expect("empty is allowed");
+        assert_eq!(c.message_file, None);
+        assert_eq!(c.get("message_file").as_deref(), Some(""));
+        assert_eq!(
+            applied("message_file", &c.get("message_file").unwrap_or_default()),
+            Ok(c)
+        );
+        assert_eq!(
+            parse_str("message_file =\n", "t").map(|c| c.message_file),
+            Ok(None)
         );
     }
 
@@ -828,6 +1210,102 @@ verbose = 2
     }
 
     #[test]
+    fn validate_refuses_modes_that_cannot_work_together() {
+        let base = Config {
+            anonymous: true,
+            root: Some(PathBuf::from("/srv/ftp")),
+            ..Config::default()
+        };
+        let refused = [
+            ("daemon = yes\ninetd = yes", "exclude"),
+            ("inetd = yes\npidfile = /run/f.pid", "pidfile"),
+            ("chroot = yes", "run_as"),
+            ("system_users = yes\nrun_as = ftp", "system_users"),
+            ("connect_from_port_20 = yes\nrun_as = ftp", "port_20"),
+        ];
+        for (text, needle) in refused {
+            let mut c = base.clone();
+            for line in text.lines() {
+                let (k, v) = line.split_once(" = ").expect("k = v");
+                c.apply(k, v).expect("each value is fine alone");
+            }
+            let err = c.validate().expect_err(text);
+            assert!(err.contains(needle), "{text}: {err}");
+        }
+        let no_root = Config {
+            chroot: true,
+            run_as: Some("ftp".to_string()),
+            users: Some(PathBuf::from("/u")),
+            ..Config::default()
+        };
+        assert!(no_root.validate().unwrap_err().contains("root"));
+        let accepted = [
+            "daemon = yes\npidfile = /run/f.pid",
+            "inetd = yes",
+            "chroot = yes\nrun_as = ftp",
+            "system_users = yes",
+            "connect_from_port_20 = yes",
+        ];
+        for text in accepted {
+            let mut c = base.clone();
+            for line in text.lines() {
+                let (k, v) = line.split_once(" = ").expect("k = v");
+                c.apply(k, v).expect("value");
+            }
+            assert_eq!(c.validate(), Ok(()), "{text}");
+        }
+        // System accounts alone are a way to log in.
+        let system = Config {
+            system_users: true,
+            ..Config::default()
+        };
+        assert_eq!(system.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_sample_config_in_etc_parses_and_documents_every_key() {
+        let text = include_str!("../etc/ferroftpd.conf");
+        let c = parse_str(text, "etc/ferroftpd.conf").expect("sample parses");
+        assert_eq!(c.validate(), Ok(()));
+        for (key, _) in KEYS {
+            let documented = text.lines().any(|line| {
+                let line = line.trim_start_matches('#').trim_start();
+                line.split_once('=').is_some_and(|(k, _)| k.trim() == *key)
+            });
+            assert!(documented, "etc/ferroftpd.conf does not show '{key} = ...'");
+        }
+        // Every commented-out `key = value` line must parse too, so uncommenting one works.
+        for (index, line) in text.lines().enumerate() {
+            let Some(body) = line.strip_prefix("# ") else {
+                continue;
+            };
+            let Some((k, v)) = body.split_once(" = ") else {
+                continue;
+            };
+            if canonical_key(k.trim()).is_some() {
+                let mut scratch = Config::default();
+                let result = scratch.apply(k.trim(), v.trim());
+                assert_eq!(result, Ok(()), "etc/ferroftpd.conf:{}", index + 1);
+            }
+        }
+    }
+
+    #[test]
+    fn the_sample_users_file_in_etc_parses_with_its_examples() {
+        let text = include_str!("../etc/ferroftpd.users");
+        let db = crate::auth::UserDb::parse(text, "etc/ferroftpd.users").expect("parses");
+        assert!(db.is_empty(), "the sample must not ship an active account");
+        let examples: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.contains(":$"))
+            .collect();
+        assert!(examples.len() >= 2, "examples are shown");
+        let db = crate::auth::UserDb::parse(&examples.join("\n"), "examples").expect("examples");
+        assert_eq!(db.len(), examples.len());
+    }
+
+    #[test]
     fn validate_catches_out_of_range_fields_set_in_code() {
         let base = Config {
             users: Some(PathBuf::from("/etc/users")),
@@ -868,6 +1346,22 @@ verbose = 2
             },
             Config {
                 banner: Some("a\rb".to_string()),
+                ..base.clone()
+            },
+            Config {
+                ban_window: Duration::ZERO,
+                ..base.clone()
+            },
+            Config {
+                shutdown_timeout: Duration::from_secs(MAX_TIMEOUT_SECS + 1),
+                ..base.clone()
+            },
+            Config {
+                run_as: Some("a:b".to_string()),
+                ..base.clone()
+            },
+            Config {
+                message_file: Some("../x".to_string()),
                 ..base.clone()
             },
         ];

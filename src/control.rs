@@ -3,7 +3,7 @@
 
 use crate::command::{self, Command};
 use crate::commands;
-use crate::context::ServerContext;
+use crate::context::{ServerContext, Settings};
 use crate::data_channel::{DataPolicy, DataSetup};
 use crate::error::FtpError;
 use crate::line_reader::{LineEvent, LineReader};
@@ -11,9 +11,10 @@ use crate::reply::{Reply, ReplyCode};
 use crate::session::Session;
 use crate::transfer::{Payload, TransferHandle, TransferJob, TransferOutcome};
 use std::collections::VecDeque;
-use std::io::{self, Write};
-use std::net::TcpStream;
-use std::os::fd::AsFd;
+use std::fs::File;
+use std::io;
+use std::net::{SocketAddr, TcpStream};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,44 +22,108 @@ use std::time::{Duration, Instant};
 pub const MAX_LINE: usize = 4096;
 /// Commands that arrive during a transfer (other than ABOR/STAT/NOOP) wait, up to this many.
 const MAX_DEFERRED: usize = 32;
+/// The 421 text when the server stops.
+const SHUTDOWN_TEXT: &str = "Server shutting down. Closing control connection.";
+
+/// The two ends of a control connection: one socket, or inetd's stdin and stdout.
+pub struct ControlConn {
+    /// Where commands are read.
+    pub input: File,
+    /// Where replies are written.
+    pub output: File,
+    /// The client's address (loopback when stdin is a pipe).
+    pub peer: SocketAddr,
+    /// Our address (loopback when stdin is a pipe).
+    pub local: SocketAddr,
+}
+
+impl ControlConn {
+    /// A TCP control connection.
+    pub fn from_tcp(stream: TcpStream) -> io::Result<ControlConn> {
+        let peer = stream.peer_addr()?;
+        let local = stream.local_addr()?;
+        // Replies are small and answered one by one: Nagle would only add latency.
+        stream.set_nodelay(true)?;
+        // Urgent data stays in the stream: Python's ftplib sends all of "ABOR\r\n" with
+        // MSG_OOB, and without this its last byte would be pulled out of band (RFC 959
+        // §4.1.3 Synch; the line reader drops the Telnet IP/DM bytes either way).
+        socket2::SockRef::from(&stream).set_out_of_band_inline(true)?;
+        let output = File::from(OwnedFd::from(stream.try_clone()?));
+        let input = File::from(OwnedFd::from(stream));
+        Ok(ControlConn {
+            input,
+            output,
+            peer,
+            local,
+        })
+    }
+
+    /// inetd/tcpsvd mode: the connection is stdin/stdout (a socket, or pipes in tests).
+    pub fn from_stdio() -> io::Result<ControlConn> {
+        let input = File::from(io::stdin().as_fd().try_clone_to_owned()?);
+        let output = File::from(io::stdout().as_fd().try_clone_to_owned()?);
+        let loopback = SocketAddr::from(([127, 0, 0, 1], 0));
+        let peer = socket_addr(nix::sys::socket::getpeername(input.as_raw_fd()));
+        let local = socket_addr(nix::sys::socket::getsockname(input.as_raw_fd()));
+        Ok(ControlConn {
+            input,
+            output,
+            peer: peer.unwrap_or(loopback),
+            local: local.unwrap_or(loopback),
+        })
+    }
+}
+
+fn socket_addr(r: nix::Result<nix::sys::socket::SockaddrStorage>) -> Option<SocketAddr> {
+    let storage = r.ok()?;
+    if let Some(v4) = storage.as_sockaddr_in() {
+        return Some(SocketAddr::from((v4.ip(), v4.port())));
+    }
+    storage
+        .as_sockaddr_in6()
+        .map(|v6| SocketAddr::from((v6.ip(), v6.port())))
+}
 
 /// The state of one control connection.
 pub struct Control {
-    reader: LineReader<TcpStream>,
-    writer: TcpStream,
+    reader: LineReader<File>,
+    writer: File,
     /// Session state (login, cwd, types, pending data setup).
     pub session: Session,
-    /// Shared server state.
+    /// Shared server state (pool, shutdown).
     pub ctx: Arc<ServerContext>,
+    /// The settings this session runs with (refreshed at each login, so a reload applies to
+    /// new logins while running sessions keep theirs).
+    pub settings: Arc<Settings>,
     deferred: VecDeque<Vec<u8>>,
     login_deadline: Instant,
 }
 
-/// Serve one connection until QUIT, EOF, timeout or a fatal error.
-pub fn serve(stream: TcpStream, ctx: Arc<ServerContext>) {
-    let (peer, local) = match (stream.peer_addr(), stream.local_addr()) {
-        (Ok(p), Ok(l)) => (p, l),
-        _ => return,
-    };
-    // Replies are small and answered one by one: Nagle would only add latency.
-    let _ = stream.set_nodelay(true);
-    let writer = match stream.try_clone() {
-        Ok(w) => w,
-        Err(_) => return,
-    };
-    let cfg = &ctx.config;
-    let session = Session::new(peer, local, cfg.umask, cfg.idle_timeout);
+/// Serve one connection until QUIT, EOF, timeout, shutdown or a fatal error.
+pub fn serve(conn: ControlConn, ctx: Arc<ServerContext>) {
+    let settings = ctx.settings();
+    let cfg = &settings.config;
+    let session = Session::new(conn.peer, conn.local, cfg.umask, cfg.idle_timeout);
     let login_deadline = Instant::now() + cfg.login_timeout;
+    let peer = conn.peer;
     let mut control = Control {
-        reader: LineReader::new(stream, MAX_LINE),
-        writer,
+        reader: LineReader::new(conn.input, MAX_LINE),
+        writer: conn.output,
         session,
         ctx,
+        settings,
         deferred: VecDeque::new(),
         login_deadline,
     };
     control.run();
     log::debug!("{peer}: connection closed");
+}
+
+/// Why the wait for input ended without a line.
+enum Wake {
+    Readable,
+    Timeout,
+    Shutdown,
 }
 
 impl Control {
@@ -67,21 +132,37 @@ impl Control {
         if reply.write_to(&mut self.writer).is_err() {
             self.session.quit = true;
         }
-        let _ = self.writer.flush();
+    }
+
+    /// Take the settings in force now (called at login: new logins see a reload).
+    pub fn refresh_settings(&mut self) {
+        self.settings = self.ctx.settings();
     }
 
     fn greeting(&self) -> Reply {
+        if let Some(lines) = self
+            .settings
+            .banner_lines
+            .as_ref()
+            .filter(|l| !l.is_empty())
+        {
+            return Reply::multi(ReplyCode::ServiceReady, lines.clone());
+        }
         let text = self
-            .ctx
+            .settings
             .config
             .banner
             .as_deref()
             .unwrap_or("ferroftpd ready.");
-        let lines: Vec<Vec<u8>> = text.split("\\n").map(|l| l.as_bytes().to_vec()).collect();
+        let lines: Vec<Vec<u8>> = text.split('\n').map(|l| l.as_bytes().to_vec()).collect();
         Reply::multi(ReplyCode::ServiceReady, lines)
     }
 
     fn run(&mut self) {
+        if self.ctx.shutdown.is_set() {
+            self.send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+            return;
+        }
         let greeting = self.greeting();
         self.send(&greeting);
         while !self.session.quit {
@@ -93,43 +174,79 @@ impl Control {
                 },
             };
             self.handle_line(&line);
+            if self.ctx.shutdown.is_set() && !self.session.quit {
+                // Shutdown arrived while this command ran (e.g. a transfer): close now.
+                self.send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+                break;
+            }
+        }
+    }
+
+    /// Wait until the control input is readable, the deadline passes, or shutdown starts.
+    fn wait_input(&self, deadline: Instant) -> Wake {
+        use nix::poll::{poll, PollFd, PollFlags};
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Wake::Timeout;
+            }
+            let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX).max(1);
+            let mut fds = [
+                PollFd::new(self.reader.get_ref().as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.ctx.shutdown.fd(), PollFlags::POLLIN),
+            ];
+            match poll(&mut fds, ms) {
+                Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                Ok(_) => {}
+                Err(_) => return Wake::Readable,
+            }
+            if fds[1].revents().is_some_and(|r| !r.is_empty()) {
+                return Wake::Shutdown;
+            }
+            return Wake::Readable;
         }
     }
 
     /// Read the next command line, enforcing the idle or login timeout.
     fn read_line(&mut self) -> Option<Vec<u8>> {
-        let timeout = if self.session.logged_in() {
-            self.session.idle_timeout
+        let deadline = if self.session.logged_in() {
+            Instant::now() + self.session.idle_timeout
         } else {
             self.login_deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1))
         };
-        let _ = self.reader.get_ref().set_read_timeout(Some(timeout));
-        match self.reader.next_line() {
-            Ok(LineEvent::Line(line)) => Some(line),
-            Ok(LineEvent::TooLong) => {
-                self.send(&Reply::new(
-                    ReplyCode::SyntaxError,
-                    "Command line too long.",
-                ));
-                None
+        loop {
+            match self.reader.take_line() {
+                Some(LineEvent::Line(line)) => return Some(line),
+                Some(LineEvent::TooLong) => {
+                    self.send(&Reply::new(
+                        ReplyCode::SyntaxError,
+                        "Command line too long.",
+                    ));
+                    return None;
+                }
+                Some(LineEvent::Eof) => return None,
+                None => {}
             }
-            Ok(LineEvent::Eof) => None,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                log::info!("{}: timeout, closing", self.session.peer);
-                self.send(&Reply::new(
-                    ReplyCode::ServiceNotAvailable,
-                    "Timeout. Closing control connection.",
-                ));
-                None
+            match self.wait_input(deadline) {
+                Wake::Readable => {}
+                Wake::Timeout => {
+                    log::info!("{}: timeout, closing", self.session.peer);
+                    self.send(&Reply::new(
+                        ReplyCode::ServiceNotAvailable,
+                        "Timeout. Closing control connection.",
+                    ));
+                    return None;
+                }
+                Wake::Shutdown => {
+                    self.send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+                    return None;
+                }
             }
-            Err(_) => None,
+            match self.reader.fill_once() {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => return None,
+            }
         }
     }
 
@@ -164,9 +281,17 @@ impl Control {
         setup: Option<DataSetup>,
         opening: Option<Reply>,
     ) -> Result<(Reply, TransferOutcome), FtpError> {
+        let cfg = &self.settings.config;
+        let rate = match &payload {
+            Payload::SendFile { .. } | Payload::SendBytes(_) => cfg.download_rate,
+            Payload::Receive { .. } => cfg.upload_rate,
+            Payload::Checksum { .. } => 0,
+        };
         let policy = DataPolicy {
-            allow_fxp: self.ctx.config.allow_fxp,
-            timeout: self.ctx.config.data_timeout,
+            allow_fxp: cfg.allow_fxp,
+            timeout: cfg.data_timeout,
+            rate,
+            from_port_20: cfg.connect_from_port_20,
         };
         let is_transfer = setup.is_some();
         let (job, handle) =
@@ -174,7 +299,7 @@ impl Control {
         if self
             .ctx
             .pool
-            .submit(job, self.ctx.config.pool_wait)
+            .submit(job, self.settings.config.pool_wait)
             .is_err()
         {
             log::warn!(

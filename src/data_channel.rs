@@ -43,6 +43,10 @@ pub struct DataPolicy {
     pub allow_fxp: bool,
     /// Connect/accept deadline, also used as the idle timeout on the data socket.
     pub timeout: Duration,
+    /// Bytes per second for this transfer; 0 = unlimited.
+    pub rate: u64,
+    /// Active mode connects from port 20 (ftp-data), as RFC 959 describes; needs privilege.
+    pub from_port_20: bool,
 }
 
 /// Compare addresses with IPv4-mapped IPv6 (`::ffff:a.b.c.d`) folded to IPv4.
@@ -251,6 +255,8 @@ mod tests {
         let policy = DataPolicy {
             allow_fxp: false,
             timeout: Duration::from_secs(5),
+            rate: 0,
+            from_port_20: false,
         };
         let abort = AtomicBool::new(false);
         assert!(setup.connect(policy, &abort).is_ok());
@@ -261,6 +267,8 @@ mod tests {
         let policy = DataPolicy {
             allow_fxp: false,
             timeout: Duration::from_millis(300),
+            rate: 0,
+            from_port_20: false,
         };
         assert_eq!(
             setup.connect(policy, &abort).err(),
@@ -276,6 +284,8 @@ mod tests {
         let policy = DataPolicy {
             allow_fxp: false,
             timeout: Duration::from_secs(30),
+            rate: 0,
+            from_port_20: false,
         };
         let abort = AtomicBool::new(true);
         assert_eq!(

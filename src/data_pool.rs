@@ -138,6 +138,8 @@ mod tests {
         let policy = DataPolicy {
             allow_fxp: false,
             timeout: Duration::from_secs(10),
+            rate: 0,
+            from_port_20: false,
         };
         let (job, handle) =
             TransferJob::new(Payload::SendBytes(bytes.to_vec()), Some(setup), policy).unwrap();

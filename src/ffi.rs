@@ -1,6 +1,7 @@
-//! The one audited place for `unsafe`: libc `crypt(3)` and volatile zeroing of secrets.
+//! The one audited place for `unsafe`: libc `crypt(3)`, volatile zeroing of secrets, and `fork(2)`.
 
 use std::ffi::{c_char, CStr};
+use std::io;
 use std::sync::Mutex;
 
 mod sys {
@@ -75,9 +76,51 @@ pub fn zeroize_vec(buf: &mut Vec<u8>) {
     buf.clear();
 }
 
+/// Which side of [`fork_single_threaded`] the caller is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Forked {
+    /// The original process; the child's pid.
+    Parent(i32),
+    /// The new process.
+    Child,
+}
+
+/// `fork(2)`, refused unless the process has exactly one thread.
+pub fn fork_single_threaded() -> io::Result<Forked> {
+    let threads = thread_count()?;
+    if threads != 1 {
+        return Err(io::Error::other(format!(
+            "refusing to fork a process with {threads} threads (fork before spawning any)"
+        )));
+    }
+    // SAFETY: fork() in a multithreaded process leaves the child with only async-signal-safe
+    // functions until exec (another thread may have held the allocator's or stdio's lock).
+    // The process has exactly one thread, counted just above; no thread can appear in
+    // between, since the only thread that could spawn one is this one. With one thread the
+    // child is an ordinary copy of the process and may do anything.
+    match unsafe { nix::unistd::fork() } {
+        Ok(nix::unistd::ForkResult::Parent { child }) => Ok(Forked::Parent(child.as_raw())),
+        Ok(nix::unistd::ForkResult::Child) => Ok(Forked::Child),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Threads of this process, counted in `/proc/self/task`.
+fn thread_count() -> io::Result<usize> {
+    // Fail closed: without /proc the single-thread precondition cannot be checked.
+    let entries = std::fs::read_dir("/proc/self/task").map_err(|e| {
+        io::Error::new(
+            e.kind(),
+            format!("cannot count threads in /proc/self/task (is /proc mounted?): {e}"),
+        )
+    })?;
+    Ok(entries.filter(Result::is_ok).count())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     // Generated once with `openssl passwd -6 -salt Zk3pQ9rTxY2bW7mN 'correct horse'`.
     const SHA512: &str = "$6$Zk3pQ9rTxY2bW7mN$PLFlBDb8JSdHq38HJ.uk11e1UknW2dod..Fik/TsPnzBjBsQoXsuGMYn0H1Y895Aa0psNwtk4aUlkIcEjx1XO0";
@@ -141,5 +184,16 @@ mod tests {
             .map(|b| unsafe { b.assume_init() })
             .collect();
         assert_eq!(spare, vec![0u8; 6]);
+    }
+
+    #[test]
+    fn fork_is_refused_with_threads_running() {
+        // The test harness runs this on a thread of its own, so there are at least two.
+        let other = std::thread::spawn(|| std::thread::park_timeout(Duration::from_secs(5)));
+        assert!(thread_count().expect("count") >= 2);
+        let err = fork_single_threaded().expect_err("must refuse");
+        assert!(err.to_string().contains("threads"), "{err}");
+        other.thread().unpark();
+        other.join().expect("thread");
     }
 }

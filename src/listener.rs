@@ -84,11 +84,45 @@ fn refuse(mut stream: TcpStream, text: &str) {
     let _ = stream.write_all(format!("421 {text}\r\n").as_bytes());
 }
 
-/// Accept connections forever, one control thread each.
+/// Wait until the listener has a connection; false once shutdown starts.
+fn wait_acceptable(listener: &TcpListener, ctx: &ServerContext) -> bool {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use std::os::fd::AsFd;
+    loop {
+        let mut fds = [
+            PollFd::new(listener.as_fd(), PollFlags::POLLIN),
+            PollFd::new(ctx.shutdown.fd(), PollFlags::POLLIN),
+        ];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return !ctx.shutdown.is_set(),
+            Ok(_) => {}
+        }
+        if ctx.shutdown.is_set() {
+            return false;
+        }
+        if fds[0].revents().is_some_and(|r| !r.is_empty()) {
+            return true;
+        }
+    }
+}
+
+/// Accept connections until shutdown, one control thread each.
 pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<Limits>) {
-    for conn in listener.incoming() {
-        let stream = match conn {
-            Ok(s) => s,
+    // Non-blocking: a connection reset between poll and accept must not park this thread
+    // where shutdown cannot reach it. Accepted sockets are blocking again (accept4 flags).
+    let _ = listener.set_nonblocking(true);
+    while wait_acceptable(&listener, &ctx) {
+        let stream = match listener.accept() {
+            Ok((s, _)) => s,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::Interrupted | std::io::ErrorKind::WouldBlock
+                ) =>
+            {
+                continue
+            }
             Err(e) => {
                 // EMFILE and friends: back off instead of spinning on the same error.
                 log::warn!("accept failed: {e}");
@@ -100,10 +134,23 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
             Ok(p) => p,
             Err(_) => continue,
         };
+        // SECURITY: an address that kept failing logins waits out its ban (RFC 2577 §4).
+        if ctx.bans.is_banned(peer.ip()) {
+            log::info!("{peer}: refused, address banned after failed logins");
+            refuse(
+                stream,
+                "Too many failed logins from your address; try later.",
+            );
+            continue;
+        }
         let Some(slot) = limits.admit(peer.ip()) else {
             log::warn!("{peer}: refused, too many connections");
             refuse(stream, "Too many connections, try again later.");
             continue;
+        };
+        let conn = match crate::control::ControlConn::from_tcp(stream) {
+            Ok(c) => c,
+            Err(_) => continue,
         };
         let ctx = Arc::clone(&ctx);
         let spawned = std::thread::Builder::new()
@@ -113,7 +160,7 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
                 let _slot = slot;
                 log::debug!("{peer}: connected");
                 // A bug in one session closes that connection only; the daemon lives on.
-                if catch_unwind(AssertUnwindSafe(|| crate::control::serve(stream, ctx))).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| crate::control::serve(conn, ctx))).is_err() {
                     log::error!("{peer}: session panicked; connection closed");
                 }
             });

@@ -30,8 +30,20 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
         CliAction::Run(config) => {
-            init_logging(config.verbose);
-            match ferroftpd::startup::run(config) {
+            if config.inetd {
+                // Under inetd stderr can be the client's socket: log lines must not reach it.
+                let _ = ferroftpd::daemon::detach_stderr_from_connection();
+            }
+            init_logging(&config);
+            log_panics();
+            // SIGHUP re-reads the same file with the same command-line options on top.
+            let reload: ferroftpd::startup::Reloader =
+                Box::new(move || match cli::parse_args(&args) {
+                    Ok(CliAction::Run(c)) => Ok(c),
+                    Ok(_) => Err("unexpected command line on reload".into()),
+                    Err(e) => Err(e),
+                });
+            match ferroftpd::startup::run(config, reload) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(msg) => {
                     log::error!("{msg}");
@@ -42,12 +54,18 @@ fn main() -> ExitCode {
     }
 }
 
-fn init_logging(verbose: u8) {
-    let level = match verbose {
+fn init_logging(config: &ferroftpd::config::Config) {
+    let level = match config.verbose {
         0 => log::LevelFilter::Info,
         1 => log::LevelFilter::Debug,
         _ => log::LevelFilter::Trace,
     };
+    if config.syslog {
+        match ferroftpd::syslog::init(&config.syslog_socket, level) {
+            Ok(()) => return,
+            Err(e) => eprintln!("ferroftpd: {e}; logging to stderr"),
+        }
+    }
     let mut builder = env_logger::Builder::new();
     builder.filter_level(level);
     // FERROFTPD_LOG=debug and the like still override the level, for debugging a device.
@@ -59,4 +77,24 @@ fn init_logging(verbose: u8) {
         writeln!(buf, "ferroftpd: {:<5} {}", record.level(), record.args())
     });
     builder.init();
+}
+
+/// Panics go through the logger (syslog on a device, where stderr may be /dev/null), keeping
+/// the standard "panicked at" wording that log watchers and the tests look for.
+fn log_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let thread = std::thread::current();
+        let name = thread.name().unwrap_or("unnamed");
+        let location = info
+            .location()
+            .map(|l| format!("{}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let payload = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        log::error!("thread '{name}' panicked at {location}: {payload}");
+    }));
 }

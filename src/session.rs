@@ -77,6 +77,10 @@ pub struct Session {
     pub hash_range: Option<(u64, u64)>,
     /// Virtual host named with HOST (RFC 7151), for the log.
     pub host: Option<Vec<u8>>,
+    /// A system user's file-system identity is set on this thread (undone at logout).
+    pub fs_identity: bool,
+    /// The identity string an anonymous user gave as password (for the xferlog).
+    pub anon_email: Vec<u8>,
 }
 
 impl Session {
@@ -101,6 +105,8 @@ impl Session {
             mlst_facts: FactSet::default(),
             hash_range: None,
             host: None,
+            fs_identity: false,
+            anon_email: Vec::new(),
         }
     }
 
@@ -117,6 +123,12 @@ impl Session {
         self.mlst_facts = FactSet::default();
         self.hash_range = None;
         self.host = None;
+        self.anon_email.clear();
+        if std::mem::take(&mut self.fs_identity) {
+            // Back to the process's own identity before anyone else logs in on this thread.
+            nix::unistd::setfsuid(nix::unistd::geteuid());
+            nix::unistd::setfsgid(nix::unistd::getegid());
+        }
     }
 
     /// The logged-in account, if any.

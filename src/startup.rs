@@ -1,18 +1,31 @@
 //! Startup in one function, in a fixed order: bind, open roots, load users, start the pool,
-//! then serve.
+//! serve; then the main thread waits for signals (SIGHUP reload, SIGTERM/SIGINT shutdown).
 
 use crate::auth::{Authenticator, UserDb};
+use crate::ban::Bans;
 use crate::config::Config;
-use crate::context::ServerContext;
+use crate::context::{ServerContext, Settings};
+use crate::control::ControlConn;
+use crate::daemon::{self, PidFile};
 use crate::data_pool::DataPool;
 use crate::jail::Jail;
 use crate::listener::{self, Limits};
+use crate::messages;
+use crate::privilege;
+use crate::system_users::SystemUsers;
+use crate::xferlog::XferLog;
+use nix::sys::signal::{SigSet, Signal};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// Listen backlog: bursts of clients (and benchmarks) must not see refused connections.
 const BACKLOG: i32 = 128;
+
+/// Re-reads the configuration for SIGHUP (the same file and command-line options as at start).
+pub type Reloader = Box<dyn Fn() -> Result<Config, String>>;
 
 /// Bind one listening socket.
 pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
@@ -28,8 +41,116 @@ pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     Ok(socket.into())
 }
 
-/// Run the server until the process is stopped.
-pub fn run(config: Config) -> Result<(), String> {
+/// Build the reloadable settings: open the anonymous root, load the users file, open the
+/// xferlog, read the banner file. `chroot_root` is the process root after a chroot (paths
+/// under it are seen from inside).
+pub fn load_settings(config: Config, chroot_root: Option<&Path>) -> Result<Settings, String> {
+    let seen = |p: &Path| inside_chroot(p, chroot_root);
+    let anon_jail = match (&config.anonymous, &config.root) {
+        (true, Some(root)) => Some(
+            Jail::open(&seen(root))
+                .map_err(|e| format!("cannot open anonymous root {}: {e}", root.display()))?,
+        ),
+        (true, None) => return Err("anonymous access needs a root directory (-r DIR)".into()),
+        (false, _) => None,
+    };
+    let users = match &config.users {
+        Some(path) => Some(UserDb::load(&seen(path)).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    let system_users = config
+        .system_users
+        .then(|| SystemUsers::system(config.ftpusers.clone()));
+    if anon_jail.is_none() && users.is_none() && system_users.is_none() {
+        return Err("nobody can log in: give -A with -r DIR, -U FILE, or system_users".into());
+    }
+    let anon_root = if config.anonymous {
+        config.root.clone()
+    } else {
+        None
+    };
+    let xferlog = match &config.xferlog {
+        Some(path) => Some(
+            XferLog::open(&seen(path))
+                .map_err(|e| format!("cannot open xferlog {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let banner_lines = match &config.banner_file {
+        Some(path) => Some(
+            messages::read_banner_file(&seen(path))
+                .map_err(|e| format!("cannot read banner_file {}: {e}", path.display()))?,
+        ),
+        None => None,
+    };
+    let auth = Authenticator::new(users, anon_root);
+    Ok(Settings {
+        config,
+        auth,
+        anon_jail,
+        system_users,
+        xferlog,
+        banner_lines,
+        chroot_root: chroot_root.map(Path::to_path_buf),
+    })
+}
+
+/// How a path outside the process is seen after a chroot into `chroot_root`.
+pub fn inside_chroot(path: &Path, chroot_root: Option<&Path>) -> PathBuf {
+    match chroot_root.and_then(|r| path.strip_prefix(r).ok()) {
+        Some(rest) => Path::new("/").join(rest),
+        None => path.to_path_buf(),
+    }
+}
+
+/// The signals the main thread handles synchronously (blocked in every thread).
+fn handled_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGTERM);
+    set.add(Signal::SIGINT);
+    set.add(Signal::SIGHUP);
+    set
+}
+
+/// Give up what the process does not need, once everything outside a chroot is open.
+fn drop_privileges(config: &Config) -> Result<Option<PathBuf>, String> {
+    if config.system_users {
+        // Sessions switch their thread's file-system identity; the process keeps root, but
+        // not root's supplementary groups (they would apply to every session).
+        privilege::clear_supplementary_groups()?;
+        return Ok(None);
+    }
+    let Some(user) = &config.run_as else {
+        return Ok(None);
+    };
+    let chroot_dir = if config.chroot {
+        config.root.clone()
+    } else {
+        None
+    };
+    privilege::drop_privileges(user, chroot_dir.as_deref())?;
+    log::info!(
+        "running as {user}{}",
+        if chroot_dir.is_some() {
+            ", chrooted"
+        } else {
+            ""
+        }
+    );
+    Ok(chroot_dir)
+}
+
+/// Run the server until SIGTERM/SIGINT; returns after a graceful shutdown.
+pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
+    if config.inetd {
+        return run_inetd(config);
+    }
+    // Block before any thread exists so every thread inherits the mask and only the main
+    // thread's sigwait sees these signals.
+    let signals = handled_signals();
+    signals
+        .thread_block()
+        .map_err(|e| format!("cannot block signals: {e}"))?;
     let mut listeners = Vec::new();
     for ip in &config.listen {
         let addr = SocketAddr::new(*ip, config.port);
@@ -37,49 +158,135 @@ pub fn run(config: Config) -> Result<(), String> {
         let bound = l.local_addr().map_err(|e| e.to_string())?;
         listeners.push((l, bound));
     }
-    let anon_jail = match (&config.anonymous, &config.root) {
-        (true, Some(root)) => Some(
-            Jail::open(root)
-                .map_err(|e| format!("cannot open anonymous root {}: {e}", root.display()))?,
-        ),
-        (true, None) => return Err("anonymous access needs a root directory (-r DIR)".into()),
-        (false, _) => None,
-    };
-    let users = match &config.users {
-        Some(path) => Some(UserDb::load(path).map_err(|e| e.to_string())?),
-        None => None,
-    };
-    if anon_jail.is_none() && users.is_none() {
-        return Err("nobody can log in: give -A with -r DIR, or -U FILE".into());
-    }
-    let anon_root = if config.anonymous {
-        config.root.clone()
+    // Fork after bind (port errors reach the terminal) and before any thread.
+    let detached = if config.daemon {
+        Some(daemon::daemonize().map_err(|e| format!("cannot daemonize: {e}"))?)
     } else {
         None
     };
-    let auth = Authenticator::new(users, anon_root);
-    let pool = DataPool::start(config.data_threads)
+    // Written by the child, after the listeners are bound; removed when `run` returns.
+    let _pidfile = match &config.pidfile {
+        Some(path) => {
+            Some(PidFile::acquire(path).map_err(|e| format!("pidfile {}: {e}", path.display()))?)
+        }
+        None => None,
+    };
+    let (max_clients, max_per_ip) = (config.max_clients, config.max_per_ip);
+    let bans = Bans::new(config.ban_after, config.ban_window, config.ban_time);
+    let startup_config = config.clone();
+    // Everything from outside a chroot is opened before privileges go.
+    let settings = load_settings(config, None)?;
+    let chroot_root = drop_privileges(&startup_config)?;
+    let mut settings = settings;
+    settings.chroot_root = chroot_root;
+    let pool = DataPool::start(settings.config.data_threads)
         .map_err(|e| format!("cannot start data threads: {e}"))?;
-    let limits = Limits::new(config.max_clients, config.max_per_ip);
-    let ctx = Arc::new(ServerContext {
-        config,
-        auth,
-        pool,
-        anon_jail,
-    });
-    let mut last = None;
+    let limits = Limits::new(max_clients, max_per_ip);
+    let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
+    let mut acceptors = Vec::new();
     for (listener, bound) in listeners {
         log::info!("listening on {bound}");
-        if let Some(prev) = last.replace(listener) {
-            let (ctx, limits) = (Arc::clone(&ctx), Arc::clone(&limits));
-            std::thread::Builder::new()
-                .name("accept".into())
-                .spawn(move || listener::accept_loop(prev, ctx, limits))
-                .map_err(|e| e.to_string())?;
+        let (ctx, limits) = (Arc::clone(&ctx), Arc::clone(&limits));
+        let handle = std::thread::Builder::new()
+            .name(format!("accept-{bound}"))
+            .spawn(move || listener::accept_loop(listener, ctx, limits))
+            .map_err(|e| e.to_string())?;
+        acceptors.push(handle);
+    }
+    if let Some(d) = detached {
+        d.ready()
+            .map_err(|e| format!("cannot finish daemonizing: {e}"))?;
+    }
+    loop {
+        match signals.wait() {
+            Ok(Signal::SIGHUP) => reload_settings(&ctx, &reload, &startup_config),
+            Ok(sig) => {
+                log::info!("{sig}: shutting down");
+                break;
+            }
+            Err(e) => return Err(format!("sigwait failed: {e}")),
         }
     }
-    if let Some(listener) = last {
-        listener::accept_loop(listener, ctx, limits);
+    let grace = ctx.settings().config.shutdown_timeout;
+    shutdown(&ctx, &limits, grace);
+    for a in acceptors {
+        let _ = a.join();
     }
     Ok(())
+}
+
+/// inetd/tcpsvd mode: one session on stdin/stdout, then exit.
+fn run_inetd(config: Config) -> Result<(), String> {
+    let startup_config = config.clone();
+    let threads = config.data_threads.min(2);
+    let settings = load_settings(config, None)?;
+    let chroot_root = drop_privileges(&startup_config)?;
+    let mut settings = settings;
+    settings.chroot_root = chroot_root;
+    // One session per process: two data threads are plenty (a transfer and a checksum).
+    let pool = DataPool::start(threads).map_err(|e| format!("cannot start data threads: {e}"))?;
+    let bans = Bans::new(0, Duration::from_secs(1), Duration::from_secs(1));
+    let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
+    let conn = ControlConn::from_stdio().map_err(|e| format!("inetd: bad stdin/stdout: {e}"))?;
+    log::info!("{}: inetd session", conn.peer);
+    crate::control::serve(conn, ctx);
+    Ok(())
+}
+
+/// SIGHUP: load the config and users file again; keep the old ones if the new are broken.
+fn reload_settings(ctx: &ServerContext, reload: &Reloader, startup: &Config) {
+    let old = ctx.settings();
+    let result = reload().and_then(|mut config| {
+        // What the process became at startup cannot change without a restart.
+        let fixed = [
+            (
+                "listen/port",
+                config.listen != startup.listen || config.port != startup.port,
+            ),
+            ("data_threads", config.data_threads != startup.data_threads),
+            (
+                "run_as/chroot",
+                config.run_as != startup.run_as || config.chroot != startup.chroot,
+            ),
+            ("system_users", config.system_users != startup.system_users),
+            (
+                "daemon/inetd/pidfile",
+                config.daemon != startup.daemon || config.pidfile != startup.pidfile,
+            ),
+            ("syslog", config.syslog != startup.syslog),
+            ("ban_*", config.ban_after != startup.ban_after),
+        ];
+        for (what, changed) in fixed {
+            if changed {
+                log::warn!("reload: {what} changes only on restart; keeping the old value");
+            }
+        }
+        config.run_as.clone_from(&startup.run_as);
+        config.chroot = startup.chroot;
+        config.system_users = startup.system_users;
+        load_settings(config, old.chroot_root.as_deref())
+    });
+    match result {
+        Ok(settings) => {
+            ctx.replace_settings(settings);
+            log::info!("SIGHUP: configuration reloaded; new logins use it");
+        }
+        Err(e) => log::error!("SIGHUP: reload failed, keeping the old configuration: {e}"),
+    }
+}
+
+/// Stop accepting, tell idle sessions 421, let running transfers finish until `grace` ends.
+fn shutdown(ctx: &ServerContext, limits: &Limits, grace: Duration) {
+    ctx.shutdown.trigger();
+    let deadline = Instant::now() + grace;
+    // Bounded: polls every 50 ms until the sessions are gone or the deadline passes.
+    while limits.active() > 0 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = limits.active();
+    if left > 0 {
+        log::warn!("shutdown: {left} sessions still busy at the deadline, exiting anyway");
+    } else {
+        log::info!("shutdown: all sessions closed");
+    }
 }

@@ -2,17 +2,20 @@
 
 use crate::data_channel::{DataPolicy, DataSetup, OpenFailure};
 use crate::error::FtpError;
+use crate::ratelimit::RateLimiter;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::os::fd::OwnedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
 
 /// Size of each worker's buffer, allocated once per worker, never per transfer.
 pub const BUFFER_SIZE: usize = 128 * 1024;
-/// Largest sendfile call; small enough that ABOR and progress are seen promptly.
-const SENDFILE_CHUNK: usize = 4 * 1024 * 1024;
+/// Largest sendfile call: small enough that ABOR and STAT progress are seen promptly, large
+/// enough that the syscall count is negligible (4096 calls per GiB).
+const SENDFILE_CHUNK: usize = 256 * 1024;
 
 /// What the data connection carries.
 #[derive(Debug)]
@@ -187,7 +190,8 @@ impl TransferJob {
             Err(OpenFailure::Failed) => TransferOutcome::CantOpen,
             Ok(stream) => {
                 progress.attach(&stream);
-                let result = copy(self.payload, &stream, &progress, buf);
+                let mut throttle = Throttle::new(self.policy.rate);
+                let result = copy(self.payload, &stream, &progress, &mut throttle, buf);
                 let _ = stream.shutdown(Shutdown::Write);
                 progress.detach();
                 drop(stream);
@@ -212,10 +216,52 @@ enum CopyError {
     Local(FtpError),
 }
 
+/// Per-session bandwidth cap: sizes the chunks and sleeps between them, in short slices so
+/// ABOR is still noticed.
+struct Throttle {
+    limiter: Option<RateLimiter>,
+}
+
+impl Throttle {
+    fn new(rate: u64) -> Throttle {
+        Throttle {
+            limiter: (rate > 0).then(|| RateLimiter::new(rate)),
+        }
+    }
+
+    /// Largest chunk to move next: about a tenth of a second's worth when limited.
+    fn chunk(&self, max: usize) -> usize {
+        match &self.limiter {
+            Some(l) => usize::try_from(l.rate() / 10)
+                .unwrap_or(max)
+                .clamp(1024.min(max), max),
+            None => max,
+        }
+    }
+
+    /// Account for `n` bytes moved; sleep as the rate requires; stop early on ABOR.
+    fn after(&mut self, n: usize, progress: &Progress) -> Result<(), CopyError> {
+        let Some(l) = self.limiter.as_mut() else {
+            return Ok(());
+        };
+        let mut pause = l.reserve(n as u64);
+        while !pause.is_zero() {
+            if progress.is_aborted() {
+                return Err(CopyError::Net);
+            }
+            let step = pause.min(Duration::from_millis(100));
+            std::thread::sleep(step);
+            pause -= step;
+        }
+        Ok(())
+    }
+}
+
 fn copy(
     payload: Payload,
     stream: &TcpStream,
     progress: &Progress,
+    throttle: &mut Throttle,
     buf: &mut [u8],
 ) -> Result<(), CopyError> {
     match payload {
@@ -223,7 +269,7 @@ fn copy(
             file,
             offset,
             ascii: false,
-        } => send_binary(&file, offset, stream, progress, buf),
+        } => send_binary(&file, offset, stream, progress, throttle, buf),
         Payload::SendFile {
             mut file,
             offset,
@@ -232,19 +278,22 @@ fn copy(
             use std::io::Seek;
             file.seek(io::SeekFrom::Start(offset))
                 .map_err(|e| CopyError::Local(e.into()))?;
-            send_ascii(&mut file, stream, progress, buf)
+            send_ascii(&mut file, stream, progress, throttle, buf)
         }
         Payload::SendBytes(bytes) => {
-            for chunk in bytes.chunks(64 * 1024) {
+            for chunk in bytes.chunks(throttle.chunk(64 * 1024)) {
                 if progress.is_aborted() {
                     return Err(CopyError::Net);
                 }
                 write_net(stream, chunk)?;
                 progress.add(chunk.len() as u64);
+                throttle.after(chunk.len(), progress)?;
             }
             Ok(())
         }
-        Payload::Receive { file, ascii, sync } => receive(file, ascii, sync, stream, progress, buf),
+        Payload::Receive { file, ascii, sync } => {
+            receive(file, ascii, sync, stream, progress, throttle, buf)
+        }
         // Checksums never reach a data connection (no setup); refuse rather than send.
         Payload::Checksum { .. } => Err(CopyError::Local(FtpError::LocalError)),
     }
@@ -292,6 +341,7 @@ fn send_binary(
     offset: u64,
     stream: &TcpStream,
     progress: &Progress,
+    throttle: &mut Throttle,
     buf: &mut [u8],
 ) -> Result<(), CopyError> {
     use nix::errno::Errno;
@@ -302,9 +352,13 @@ fn send_binary(
         if progress.is_aborted() {
             return Err(CopyError::Net);
         }
-        match nix::sys::sendfile::sendfile64(stream, file, Some(&mut off), SENDFILE_CHUNK) {
+        let chunk = throttle.chunk(SENDFILE_CHUNK);
+        match nix::sys::sendfile::sendfile64(stream, file, Some(&mut off), chunk) {
             Ok(0) => return Ok(()),
-            Ok(n) => progress.add(n as u64),
+            Ok(n) => {
+                progress.add(n as u64);
+                throttle.after(n, progress)?;
+            }
             Err(Errno::EINTR) => continue,
             // sendfile unsupported for this file (some FUSE/proc files): copy by hand.
             Err(Errno::EINVAL | Errno::ENOSYS) => {
@@ -313,7 +367,7 @@ fn send_binary(
                 use std::io::Seek;
                 f.seek(io::SeekFrom::Start(start))
                     .map_err(|e| CopyError::Local(e.into()))?;
-                return send_plain(&mut f, stream, progress, buf);
+                return send_plain(&mut f, stream, progress, throttle, buf);
             }
             Err(Errno::EIO) => return Err(CopyError::Local(FtpError::LocalError)),
             Err(_) => return Err(CopyError::Net),
@@ -325,18 +379,21 @@ fn send_plain(
     file: &mut File,
     stream: &TcpStream,
     progress: &Progress,
+    throttle: &mut Throttle,
     buf: &mut [u8],
 ) -> Result<(), CopyError> {
+    let len = throttle.chunk(buf.len());
     loop {
         if progress.is_aborted() {
             return Err(CopyError::Net);
         }
-        let n = read_file(file, buf)?;
+        let n = read_file(file, &mut buf[..len])?;
         if n == 0 {
             return Ok(());
         }
         write_net(stream, &buf[..n])?;
         progress.add(n as u64);
+        throttle.after(n, progress)?;
     }
 }
 
@@ -355,21 +412,24 @@ fn send_ascii(
     file: &mut File,
     stream: &TcpStream,
     progress: &Progress,
+    throttle: &mut Throttle,
     buf: &mut [u8],
 ) -> Result<(), CopyError> {
     // Input takes a third of the buffer so the doubled worst case fits in the rest.
     let (input, output) = buf.split_at_mut(buf.len() / 3);
+    let len = throttle.chunk(input.len());
     loop {
         if progress.is_aborted() {
             return Err(CopyError::Net);
         }
-        let n = read_file(file, input)?;
+        let n = read_file(file, &mut input[..len])?;
         if n == 0 {
             return Ok(());
         }
         let m = lf_to_crlf(&input[..n], output);
         write_net(stream, &output[..m])?;
         progress.add(m as u64);
+        throttle.after(m, progress)?;
     }
 }
 
@@ -380,12 +440,14 @@ fn receive(
     sync: bool,
     mut stream: &TcpStream,
     progress: &Progress,
+    throttle: &mut Throttle,
     buf: &mut [u8],
 ) -> Result<(), CopyError> {
     let (input, output) = buf.split_at_mut(buf.len() / 2);
+    let len = throttle.chunk(input.len());
     let mut crlf = CrlfToLf::default();
     loop {
-        let n = match stream.read(input) {
+        let n = match stream.read(&mut input[..len]) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,

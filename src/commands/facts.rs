@@ -69,7 +69,11 @@ pub fn mlsd(ctl: &mut Control, arg: Option<&[u8]>) -> Result<Reply, FtpError> {
         link_target: None,
     };
     listing::format_mlsx_entry(&cdir, None, facts, Some(DirRole::Cdir), writable, &mut body);
-    for entry in jail.list_dir(&path, ctl.ctx.config.max_list_entries)? {
+    let hide_dots = ctl.settings.config.hide_dot_files;
+    for entry in jail.list_dir(&path, ctl.settings.config.max_list_entries)? {
+        if hide_dots && entry.name.starts_with(b".") {
+            continue;
+        }
         // Links are described by what they point to, as clients expect; dangling ones stay
         // `OS.unix=symlink`.
         let resolved = if entry.info.kind == FileKind::Symlink {

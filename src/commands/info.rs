@@ -234,7 +234,7 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
         )),
         SiteCommand::Idle(Some(secs)) => {
             // Bounded by the configured maximum: a client may shorten, never extend past it.
-            let max = ctl.ctx.config.idle_timeout.as_secs();
+            let max = ctl.settings.config.idle_timeout.as_secs();
             if !(30..=max.max(30)).contains(&secs) {
                 return Err(FtpError::BadArgument(
                     "SITE IDLE: value out of range (30 to the configured idle_timeout).",
@@ -245,6 +245,13 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
                 ReplyCode::CommandOk,
                 format!("Timeout set to {secs} seconds."),
             ))
+        }
+        // A test hook, off unless the environment enables it: proves a panic in one session
+        // closes that connection only (tests/robustness.rs).
+        SiteCommand::Unknown(sub)
+            if sub == b"PANIC" && std::env::var_os("FERROFTPD_TEST_HOOKS").is_some() =>
+        {
+            panic!("SITE PANIC test hook");
         }
         SiteCommand::Chmod(..) | SiteCommand::Unknown(_) => {
             Ok(Reply::new(ReplyCode::SyntaxError, "Unknown SITE command."))

@@ -1,9 +1,11 @@
 //! Login commands: USER, PASS, ACCT, REIN, QUIT.
 
-use crate::auth::{Authenticator, Password};
+use crate::auth::{Account, Authenticator, Password};
 use crate::control::Control;
 use crate::error::FtpError;
 use crate::jail::Jail;
+use crate::messages;
+use crate::privilege;
 use crate::reply::{Reply, ReplyCode};
 use crate::session::LoginState;
 
@@ -13,7 +15,10 @@ pub fn user(ctl: &mut Control, name: Vec<u8>) -> Result<Reply, FtpError> {
         log::info!("{}: USER while logged in, logging out", ctl.session.peer);
     }
     ctl.session.logout();
-    let anonymous = Authenticator::is_anonymous_name(&name) && ctl.ctx.auth.anonymous_enabled();
+    // A new login runs with the settings in force now (SIGHUP reloads apply here).
+    ctl.refresh_settings();
+    let anonymous =
+        Authenticator::is_anonymous_name(&name) && ctl.settings.auth.anonymous_enabled();
     ctl.session.login = LoginState::UserGiven(name);
     let text = if anonymous {
         "Anonymous login ok, send your e-mail address as password."
@@ -34,56 +39,95 @@ pub fn pass(ctl: &mut Control, pass: Password) -> Result<Reply, FtpError> {
     };
     let peer = ctl.session.peer;
     let shown_name = String::from_utf8_lossy(&name).escape_debug().to_string();
-    let account = ctl.ctx.auth.authenticate(&name, &pass);
-    let jail = account.as_ref().map(|a| {
-        if a.anonymous {
-            ctl.ctx
-                .anon_jail
-                .as_ref()
-                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
-                .and_then(Jail::try_clone)
-        } else {
-            Jail::open(&a.home)
-        }
-    });
-    match (account, jail) {
-        (Some(account), Some(Ok(jail))) => {
-            if account.anonymous {
-                // The e-mail address anonymous users give is logged, as FTP sites always have.
-                let email = String::from_utf8_lossy(pass.expose())
-                    .escape_debug()
-                    .to_string();
-                log::info!("{peer}: anonymous login (password: {email})");
-            } else {
-                log::info!("{peer}: login as {shown_name}");
+    let settings = std::sync::Arc::clone(&ctl.settings);
+    let mut account = settings.auth.authenticate(&name, &pass);
+    let mut fs_identity = None;
+    if account.is_none() {
+        if let Some(system) = &settings.system_users {
+            if let Some(sys) = system.authenticate(&name, &pass) {
+                fs_identity = Some((sys.uid, sys.gid));
+                account = Some(Account {
+                    name: sys.name,
+                    home: sys.home,
+                    writable: true,
+                    anonymous: false,
+                });
             }
-            ctl.session.login = LoginState::LoggedIn(account);
-            ctl.session.jail = Some(jail);
-            ctl.session.failed_logins = 0;
-            Ok(Reply::new(ReplyCode::LoggedIn, "Login successful."))
-        }
-        (Some(account), Some(Err(e))) => {
-            log::error!("{peer}: cannot open the home of {}: {e}", account.name);
-            ctl.session.login = LoginState::Greeted;
-            Err(FtpError::NotLoggedIn)
-        }
-        _ => {
-            ctl.session.login = LoginState::Greeted;
-            ctl.session.failed_logins += 1;
-            log::info!("{peer}: failed login as {shown_name}");
-            // Slow down password guessing (RFC 2577 §4).
-            std::thread::sleep(ctl.ctx.config.login_fail_delay);
-            if ctl.session.failed_logins >= ctl.ctx.config.max_login_failures {
-                ctl.session.quit = true;
-                ctl.send(&Reply::new(ReplyCode::NotLoggedIn, "Login incorrect."));
-                return Ok(Reply::new(
-                    ReplyCode::ServiceNotAvailable,
-                    "Too many failed logins. Closing control connection.",
-                ));
-            }
-            Ok(Reply::new(ReplyCode::NotLoggedIn, "Login incorrect."))
         }
     }
+    let Some(account) = account else {
+        return Ok(failed_login(ctl, &shown_name));
+    };
+    if let Some((uid, gid)) = fs_identity {
+        // Files this session creates belong to the user; its access checks are the user's.
+        if let Err(e) = privilege::set_thread_fs_identity(uid, gid) {
+            log::error!("{peer}: cannot act as {}: {e}", account.name);
+            return Err(FtpError::NotLoggedIn);
+        }
+        ctl.session.fs_identity = true;
+    }
+    let jail = if account.anonymous {
+        settings
+            .anon_jail
+            .as_ref()
+            .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
+            .and_then(Jail::try_clone)
+    } else {
+        let home = crate::startup::inside_chroot(&account.home, settings.chroot_root.as_deref());
+        Jail::open(&home)
+    };
+    let jail = match jail {
+        Ok(j) => j,
+        Err(e) => {
+            log::error!("{peer}: cannot open the home of {}: {e}", account.name);
+            ctl.session.logout();
+            return Err(FtpError::NotLoggedIn);
+        }
+    };
+    if account.anonymous {
+        // The e-mail address anonymous users give is logged, as FTP sites always have.
+        let email = String::from_utf8_lossy(pass.expose())
+            .escape_debug()
+            .to_string();
+        log::info!("{peer}: anonymous login (password: {email})");
+        ctl.session.anon_email = pass.expose().to_vec();
+    } else {
+        log::info!("{peer}: login as {shown_name}");
+    }
+    ctl.session.login = LoginState::LoggedIn(account);
+    ctl.session.jail = Some(jail);
+    ctl.session.failed_logins = 0;
+    let mut lines = settings
+        .config
+        .login_message
+        .as_deref()
+        .map(messages::text_lines)
+        .unwrap_or_default();
+    lines.push(b"Login successful.".to_vec());
+    Ok(Reply::multi(ReplyCode::LoggedIn, lines))
+}
+
+/// A wrong name or password: delay, count, maybe ban the address, maybe close.
+fn failed_login(ctl: &mut Control, shown_name: &str) -> Reply {
+    let peer = ctl.session.peer;
+    ctl.session.login = LoginState::Greeted;
+    ctl.session.failed_logins += 1;
+    log::info!("{peer}: failed login as {shown_name}");
+    // Slow down password guessing (RFC 2577 §4).
+    std::thread::sleep(ctl.settings.config.login_fail_delay);
+    let banned = ctl.ctx.bans.record_failure(peer.ip());
+    if banned {
+        log::warn!("{peer}: address banned after repeated failed logins");
+    }
+    if banned || ctl.session.failed_logins >= ctl.settings.config.max_login_failures {
+        ctl.session.quit = true;
+        ctl.send(&Reply::new(ReplyCode::NotLoggedIn, "Login incorrect."));
+        return Reply::new(
+            ReplyCode::ServiceNotAvailable,
+            "Too many failed logins. Closing control connection.",
+        );
+    }
+    Reply::new(ReplyCode::NotLoggedIn, "Login incorrect.")
 }
 
 /// ACCT: accounts are not used.

@@ -3,6 +3,7 @@
 use crate::control::Control;
 use crate::error::FtpError;
 use crate::file_info::FileKind;
+use crate::messages;
 use crate::reply::{Reply, ReplyCode};
 
 /// PWD: 257 with the quoted virtual path.
@@ -21,9 +22,12 @@ pub fn cwd(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     if info.kind != FileKind::Dir {
         return Err(FtpError::NotADirectory);
     }
+    // A `.message` file in the new directory is shown first (250- lines), as FTP sites do.
+    let mut lines = match &ctl.settings.config.message_file {
+        Some(name) => messages::read_dir_message(ctl.session.jail()?, &path, name),
+        None => Vec::new(),
+    };
     ctl.session.cwd = path;
-    Ok(Reply::new(
-        ReplyCode::FileActionOk,
-        "Directory successfully changed.",
-    ))
+    lines.push(b"Directory successfully changed.".to_vec());
+    Ok(Reply::multi(ReplyCode::FileActionOk, lines))
 }

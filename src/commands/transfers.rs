@@ -11,7 +11,10 @@ use crate::listing;
 use crate::reply::{Reply, ReplyCode};
 use crate::transfer::{Payload, TransferOutcome};
 use crate::vpath::VirtualPath;
+use crate::xferlog::{AccessMode, Direction, XferRecord};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
 
 /// TYPE.
 pub fn set_type(ctl: &mut Control, t: TransferType) -> Result<Reply, FtpError> {
@@ -55,10 +58,14 @@ fn refuse_after_epsv_all(ctl: &Control) -> Result<(), FtpError> {
 pub fn active(ctl: &mut Control, target: SocketAddr) -> Result<Reply, FtpError> {
     refuse_after_epsv_all(ctl)?;
     let local_ip = ctl.session.local.ip().to_canonical();
-    if target.is_ipv4() != local_ip.is_ipv4() && !ctl.ctx.config.allow_fxp {
+    if target.is_ipv4() != local_ip.is_ipv4() && !ctl.settings.config.allow_fxp {
         return Err(FtpError::UnsupportedProtocol);
     }
-    data_channel::check_active_target(target, ctl.session.peer.ip(), ctl.ctx.config.allow_fxp)?;
+    data_channel::check_active_target(
+        target,
+        ctl.session.peer.ip(),
+        ctl.settings.config.allow_fxp,
+    )?;
     ctl.session.data = Some(DataSetup::Active { target, local_ip });
     Ok(Reply::new(
         ReplyCode::CommandOk,
@@ -71,7 +78,7 @@ fn open_listener(ctl: &mut Control) -> Result<u16, FtpError> {
     // Drop any previous setup first so its port is free again.
     ctl.session.data = None;
     let local_ip = ctl.session.local.ip().to_canonical();
-    let listener = data_channel::open_passive(local_ip, ctl.ctx.config.pasv_ports)
+    let listener = data_channel::open_passive(local_ip, ctl.settings.config.pasv_ports)
         .map_err(|_| FtpError::CantOpenData)?;
     let port = listener
         .local_addr()
@@ -87,7 +94,7 @@ fn open_listener(ctl: &mut Control) -> Result<u16, FtpError> {
 /// PASV: 227 with h1,h2,h3,h4,p1,p2.
 pub fn pasv(ctl: &mut Control) -> Result<Reply, FtpError> {
     refuse_after_epsv_all(ctl)?;
-    let shown = match ctl.ctx.config.pasv_address {
+    let shown = match ctl.settings.config.pasv_address {
         Some(addr) => addr,
         None => ctl.session.local.ip().to_canonical(),
     };
@@ -167,8 +174,9 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         offset,
         ascii,
     };
+    let started = Instant::now();
     let (reply, outcome) = ctl.run_transfer(payload, opening)?;
-    log_transfer(ctl, "RETR", &path, outcome);
+    log_transfer(ctl, Direction::Outgoing, &path, outcome, started);
     if let TransferOutcome::Complete(n) = outcome {
         ctl.session.stats.files_down += 1;
         ctl.session.stats.bytes_down += n;
@@ -196,12 +204,52 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
         StoreKind::Replace if offset > 0 => WriteMode::Resume(offset),
         StoreKind::Replace => WriteMode::Truncate,
     };
-    let file = ctl
-        .session
-        .jail()?
-        .open_write(&path, mode, ctl.session.file_mode())?;
+    let cfg = &ctl.settings.config;
+    let (deny_overwrite, atomic) = (cfg.deny_overwrite, cfg.atomic_uploads);
+    let jail = ctl.session.jail()?;
+    let existed = jail.lstat(&path).is_ok();
+    // deny_overwrite refuses replacing a file; resuming (REST) and APPE only extend one.
+    if deny_overwrite && existed && mode == WriteMode::Truncate {
+        return Err(FtpError::AlreadyExists);
+    }
     let opening = Reply::new(ReplyCode::FileStatusOk, "Ok to send data.");
-    receive_into(ctl, file, &path, opening)
+    if atomic && mode == WriteMode::Truncate {
+        return store_atomically(ctl, &path, opening);
+    }
+    let file = jail.open_write(&path, mode, ctl.session.file_mode())?;
+    // A file this upload created (or emptied) holds nothing worth keeping if the disk fills.
+    let fresh = !existed || mode == WriteMode::Truncate;
+    receive_into(ctl, file, &path, opening, fresh)
+}
+
+/// atomic_uploads: write a hidden temporary in the same directory, rename it over the target
+/// only when the whole file arrived; any failure leaves the old file as it was.
+fn store_atomically(
+    ctl: &mut Control,
+    path: &VirtualPath,
+    opening: Reply,
+) -> Result<Reply, FtpError> {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = path.parent().unwrap_or_else(VirtualPath::root);
+    let n = NEXT.fetch_add(1, Ordering::Relaxed);
+    let tmp_name = format!(".ferroftpd-upload.{}.{n}", std::process::id());
+    let tmp = dir.join(tmp_name.as_bytes())?;
+    let file =
+        ctl.session
+            .jail()?
+            .open_write(&tmp, WriteMode::CreateNew, ctl.session.file_mode())?;
+    let result = receive_into(ctl, file, path, opening, false);
+    let jail = ctl.session.jail()?;
+    let complete = matches!(&result, Ok(r) if r.code == ReplyCode::ClosingData);
+    if complete {
+        if let Err(e) = jail.rename(&tmp, path) {
+            let _ = jail.remove_file(&tmp);
+            return Err(e);
+        }
+    } else {
+        let _ = jail.remove_file(&tmp);
+    }
+    result
 }
 
 /// STOU: store under a new unique name; `150 FILE: name` (RFC 1123 §4.1.2.9).
@@ -236,7 +284,7 @@ pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
                 let mut text = b"FILE: ".to_vec();
                 text.extend_from_slice(&name);
                 let opening = Reply::new(ReplyCode::FileStatusOk, text);
-                return receive_into(ctl, file, &path, opening);
+                return receive_into(ctl, file, &path, opening, true);
             }
             Err(FtpError::AlreadyExists) => continue,
             Err(e) => return Err(e),
@@ -245,46 +293,100 @@ pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
     Err(FtpError::NameNotAllowed)
 }
 
+/// Run an upload into `file`; on a full disk, remove a `fresh` partial file unless
+/// `keep_partial_on_enospc` asks to keep it for a later resume.
 fn receive_into(
     ctl: &mut Control,
     file: std::fs::File,
     path: &VirtualPath,
     opening: Reply,
+    fresh: bool,
 ) -> Result<Reply, FtpError> {
     let ascii = ctl.session.transfer_type == TransferType::Ascii;
     let payload = Payload::Receive {
         file,
         ascii,
-        sync: true,
+        sync: ctl.settings.config.fsync,
     };
+    let started = Instant::now();
     let (reply, outcome) = ctl.run_transfer(payload, opening)?;
-    log_transfer(ctl, "STOR", path, outcome);
-    if let TransferOutcome::Complete(n) = outcome {
-        ctl.session.stats.files_up += 1;
-        ctl.session.stats.bytes_up += n;
+    log_transfer(ctl, Direction::Incoming, path, outcome, started);
+    match outcome {
+        TransferOutcome::Complete(n) => {
+            ctl.session.stats.files_up += 1;
+            ctl.session.stats.bytes_up += n;
+        }
+        TransferOutcome::LocalError(FtpError::NoSpace | FtpError::ExceededStorage, _)
+            if fresh && !ctl.settings.config.keep_partial_on_enospc =>
+        {
+            let _ = ctl.session.jail()?.remove_file(path);
+        }
+        _ => {}
     }
     Ok(reply)
 }
 
-fn log_transfer(ctl: &Control, what: &str, path: &VirtualPath, outcome: TransferOutcome) {
-    let user = ctl
-        .session
-        .account()
-        .map(|a| a.name.as_str())
-        .unwrap_or("-");
+/// One log line per transfer, and one xferlog record when configured.
+fn log_transfer(
+    ctl: &Control,
+    direction: Direction,
+    path: &VirtualPath,
+    outcome: TransferOutcome,
+    started: Instant,
+) {
+    let account = ctl.session.account();
+    let user = account.map(|a| a.name.as_str()).unwrap_or("-");
+    let what = match direction {
+        Direction::Outgoing => "RETR",
+        Direction::Incoming => "STOR",
+    };
     log::info!(
         "{}: {user} {what} {} {:?}",
         ctl.session.peer,
         display_name(path.as_bytes()),
         outcome
     );
+    let Some(xferlog) = &ctl.settings.xferlog else {
+        return;
+    };
+    let anonymous = account.is_some_and(|a| a.anonymous);
+    let (bytes, complete) = match outcome {
+        TransferOutcome::Complete(n) => (n, true),
+        TransferOutcome::Aborted(n)
+        | TransferOutcome::ConnectionLost(n)
+        | TransferOutcome::LocalError(_, n) => (n, false),
+        TransferOutcome::CantOpen | TransferOutcome::Hashed(..) => return,
+    };
+    let record = XferRecord {
+        duration: started.elapsed(),
+        remote: ctl.session.peer.ip(),
+        bytes,
+        path: path.as_bytes().to_vec(),
+        binary: ctl.session.transfer_type == TransferType::Binary,
+        direction,
+        access: if anonymous {
+            AccessMode::Anonymous
+        } else {
+            AccessMode::Real
+        },
+        username: if anonymous {
+            ctl.session.anon_email.clone()
+        } else {
+            user.as_bytes().to_vec()
+        },
+        complete,
+    };
+    if let Err(e) = xferlog.write(&record) {
+        log::warn!("xferlog write failed: {e}");
+    }
 }
 
 /// Build a LIST (`long`) or NLST body for `arg`, as CRLF lines.
 fn build_listing(ctl: &Control, arg: Option<&[u8]>, long: bool) -> Result<Vec<u8>, FtpError> {
     let (flags, target) = listing::split_list_args(arg.unwrap_or(b""));
     let jail = ctl.session.jail()?;
-    let max = ctl.ctx.config.max_list_entries;
+    let max = ctl.settings.config.max_list_entries;
+    let hide_dots = ctl.settings.config.hide_dot_files;
     let now = now_secs();
     let mut out = Vec::new();
     let target = target.unwrap_or_else(|| b".".to_vec());
@@ -298,7 +400,8 @@ fn build_listing(ctl: &Control, arg: Option<&[u8]>, long: bool) -> Result<Vec<u8
             .session
             .path(if dir_part.is_empty() { b"." } else { dir_part })?;
         for entry in jail.list_dir(&dir, max)? {
-            let hidden = entry.name.starts_with(b".") && !last.starts_with(b".");
+            let dot = entry.name.starts_with(b".");
+            let hidden = dot && (hide_dots || !last.starts_with(b"."));
             if hidden || !listing::glob_match(last, &entry.name) {
                 continue;
             }
@@ -310,7 +413,7 @@ fn build_listing(ctl: &Control, arg: Option<&[u8]>, long: bool) -> Result<Vec<u8
     let info = jail.stat(&path)?;
     if info.kind == FileKind::Dir && !flags.directory {
         for entry in jail.list_dir(&path, max)? {
-            if entry.name.starts_with(b".") && !flags.all {
+            if entry.name.starts_with(b".") && (hide_dots || !flags.all) {
                 continue;
             }
             emit(&mut out, b"", entry, long, now);

@@ -1,0 +1,198 @@
+//! The BusyBox init script `etc/init.d/S50ferroftpd` driving the real binary in `-d -P` mode:
+//! start, status, reload, start again, stop, under BusyBox `sh` and `start-stop-daemon`.
+//!
+//! Without busybox it prints SKIP locally and fails under CI.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// A fresh directory, removed on drop; kills a daemon left behind by a failed assertion.
+struct Sandbox {
+    dir: PathBuf,
+}
+
+impl Sandbox {
+    fn new() -> Sandbox {
+        // Unique per test: the tests of this file run in parallel in one process.
+        static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("ferroftpd-initd-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("srv")).expect("mkdir");
+        std::fs::create_dir_all(dir.join("run")).expect("mkdir");
+        Sandbox { dir }
+    }
+
+    fn pidfile(&self) -> PathBuf {
+        self.dir.join("run/ferroftpd.pid")
+    }
+
+    fn pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.pidfile())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Run the init script with `action`, pointed at this sandbox.
+    fn script(&self, action: &str) -> Output {
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/init.d/S50ferroftpd");
+        let daemon = std::fs::canonicalize(env!("CARGO_BIN_EXE_ferroftpd")).expect("binary");
+        Command::new("busybox")
+            .arg("sh")
+            .arg(script)
+            .arg(action)
+            .env("DAEMON", daemon)
+            .env("CONF", self.dir.join("ftp.conf"))
+            .env("PIDFILE", self.pidfile())
+            .env("STOP_WAIT", "20")
+            .output()
+            .expect("run busybox sh")
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(pid) = self.pid() {
+            let _ = Command::new("kill")
+                .arg("-KILL")
+                .arg(pid.to_string())
+                .status();
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Whether `pid` is a running (not zombie, not gone) process.
+fn running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        // The state follows the parenthesised command name.
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout: {}\nstderr: {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// The port from the server's `listening on 127.0.0.1:PORT` line.
+fn port_of(out: &Output) -> u16 {
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    all.split("listening on 127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("no listening line:\n{all}"))
+}
+
+fn greeting(port: u16) -> String {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).expect("220");
+    line
+}
+
+#[test]
+fn init_script_starts_reloads_and_stops_the_daemon() {
+    if Command::new("busybox").arg("true").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "busybox is required in CI"
+        );
+        println!("SKIP init_script: busybox not installed");
+        return;
+    }
+    let sb = Sandbox::new();
+    std::fs::write(
+        sb.dir.join("ftp.conf"),
+        format!(
+            "listen = 127.0.0.1\nport = 0\nanonymous = yes\nroot = {}\nshutdown_timeout = 2\n",
+            sb.dir.join("srv").display()
+        ),
+    )
+    .expect("config");
+
+    let out = sb.script("status");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    let out = sb.script("start");
+    assert!(out.status.success(), "{}", text(&out));
+    // The parent exits only after the child is ready, so the pid file is already there.
+    let pid = sb.pid().expect("pid file written before start returns");
+    assert!(running(pid));
+    let port = port_of(&out);
+    assert!(greeting(port).starts_with("220"));
+
+    let out = sb.script("status");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains(&format!("pid {pid}")), "{}", text(&out));
+
+    let out = sb.script("start");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("already running"), "{}", text(&out));
+
+    let out = sb.script("reload");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(
+        greeting(port).starts_with("220"),
+        "still serving after SIGHUP"
+    );
+    assert_eq!(sb.pid(), Some(pid));
+    assert!(running(pid));
+
+    let out = sb.script("stop");
+    assert!(out.status.success(), "{}", text(&out));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while running(pid) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!running(pid), "stopped");
+    assert!(!sb.pidfile().exists());
+    let out = sb.script("status");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+}
+
+#[test]
+fn shell_files_parse_under_busybox_sh() {
+    if Command::new("busybox").arg("true").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "busybox is required in CI"
+        );
+        println!("SKIP shell_files_parse_under_busybox_sh: busybox not installed");
+        return;
+    }
+    for file in ["etc/init.d/S50ferroftpd", "etc/tcpsvd"] {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        let out = Command::new("busybox")
+            .args(["sh", "-n"])
+            .arg(&path)
+            .output()
+            .expect("busybox sh -n");
+        assert!(out.status.success(), "{file}: {}", text(&out));
+    }
+    // An unknown action prints the usage and fails.
+    let sb = Sandbox::new();
+    let out = sb.script("bogus");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("Usage:"), "{}", text(&out));
+}

@@ -1,0 +1,281 @@
+//! Limits and hardening: connection caps (421 while existing sessions keep working), failed
+//! logins (delay, 530, close after max_login_failures), timeouts, listing size, data pool
+//! saturation, and secrets that never reach the log.
+
+mod common;
+
+use common::*;
+use std::fs;
+use std::io::Read;
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+/// Replies seen while a connection closes may only be a 421 notice.
+fn assert_closed_politely(c: &mut FtpClient, what: &str, timeout: Duration) {
+    let seen = c
+        .wait_closed(timeout)
+        .unwrap_or_else(|e| panic!("{what}: server did not close the connection: {e}"));
+    for r in &seen {
+        assert_eq!(
+            r.code,
+            421,
+            "{what}: unexpected reply before close: {}",
+            r.text()
+        );
+    }
+}
+
+#[test]
+fn max_clients_refuses_with_421_while_sessions_keep_working() {
+    let srv = Server::builder().user(ALICE).opt("max_clients", 2).start();
+    fs::write(srv.root().join("f"), b"data").unwrap();
+    let mut c1 = srv.login(ALICE);
+    let c2 = srv.anon();
+    let mut c3 = FtpClient::connect_any(srv.addr);
+    assert_eq!(
+        c3.greeting.code,
+        421,
+        "third client: {}",
+        c3.greeting.text()
+    );
+    assert_closed_politely(&mut c3, "refused client", Duration::from_secs(10));
+    // The logged-in session is unaffected.
+    assert_eq!(c1.retr("f"), b"data");
+    assert!(lossy(&c1.nlst("")).contains('f'));
+    c1.expect("NOOP", 200);
+    // A slot frees when a session ends.
+    assert_eq!(c2.quit().0, 221);
+    let mut admitted = None;
+    let ok = poll_until(Duration::from_secs(10), || {
+        let c = FtpClient::connect_any(srv.addr);
+        if c.greeting.code == 220 {
+            admitted = Some(c);
+            true
+        } else {
+            false
+        }
+    });
+    assert!(ok, "the slot of a closed session was never released");
+    let mut c4 = admitted.unwrap();
+    c4.login(ALICE.name, ALICE.password);
+    assert_eq!(c4.retr("f"), b"data");
+    assert_eq!(c1.retr("f"), b"data");
+}
+
+#[test]
+fn max_per_ip_refuses_the_same_address_only() {
+    let srv = Server::builder()
+        .opt("max_per_ip", 1)
+        .opt("max_clients", 10)
+        .start();
+    let mut a = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 1), srv.addr);
+    assert_eq!(a.greeting.code, 220);
+    let b = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 1), srv.addr);
+    assert_eq!(
+        b.greeting.code,
+        421,
+        "second from 127.0.0.1: {}",
+        b.greeting.text()
+    );
+    let mut c = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 2), srv.addr);
+    assert_eq!(
+        c.greeting.code,
+        220,
+        "first from 127.0.0.2: {}",
+        c.greeting.text()
+    );
+    c.login("anonymous", "x@y");
+    a.login("anonymous", "x@y");
+    a.expect("NOOP", 200);
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn failed_logins_get_530_and_close_after_max_login_failures() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("max_login_failures", 3)
+        .start();
+    let mut c = srv.connect();
+    for i in 1..=2 {
+        c.expect("USER alice", 331);
+        let (code, text) = c.cmd("PASS wrong");
+        assert_eq!(code, 530, "failure {i}: {text}");
+    }
+    c.expect("USER nosuchuser", 331);
+    c.expect("PASS wrong", 530);
+    assert_closed_politely(&mut c, "after 3 failures", Duration::from_secs(10));
+    // Failures are counted per connection: a new one may log in.
+    let mut c = srv.connect();
+    c.login(ALICE.name, ALICE.password);
+}
+
+#[test]
+fn failed_login_is_delayed_equally_for_unknown_users() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("login_fail_delay_ms", 1500)
+        .start();
+    let delay = Duration::from_millis(1450);
+    let mut c = srv.connect();
+    c.expect("USER alice", 331);
+    let t = Instant::now();
+    c.expect("PASS wrong", 530);
+    let wrong = t.elapsed();
+    c.expect("USER nosuchuser", 331);
+    let t = Instant::now();
+    c.expect("PASS wrong", 530);
+    let unknown = t.elapsed();
+    assert!(wrong >= delay, "wrong password answered after {wrong:?}");
+    assert!(unknown >= delay, "unknown user answered after {unknown:?}");
+    assert!(wrong < Duration::from_secs(20) && unknown < Duration::from_secs(20));
+    let mut c = srv.connect();
+    c.expect("USER alice", 331);
+    let t = Instant::now();
+    c.expect(&format!("PASS {}", ALICE.password), 230);
+    let good = t.elapsed();
+    assert!(
+        good < wrong,
+        "a good login is not delayed: {good:?} vs {wrong:?}"
+    );
+}
+
+#[test]
+fn passwords_never_reach_the_log() {
+    const WRONG: &str = "Wr0ng-Secret-Pw-77";
+    const EARLY: &str = "Early-Secret-Pw-88";
+    const LOWER: &str = "Lower-Secret-Pw-99";
+    let mut srv = Server::builder().user(ALICE).verbose().start();
+    let mut c = srv.connect();
+    c.cmd(&format!("PASS {EARLY}"));
+    c.expect("USER alice", 331);
+    c.expect(&format!("PASS {WRONG}"), 530);
+    c.expect("user alice", 331);
+    c.expect(&format!("pass {LOWER}"), 530);
+    c.expect("USER alice", 331);
+    c.expect(&format!("PASS {}", ALICE.password), 230);
+    c.expect("NOOP", 200);
+    assert_eq!(c.quit().0, 221);
+    let logs = srv.stop();
+    assert!(logs.contains("listening on"), "{logs}");
+    assert!(
+        logs.contains("NOOP"),
+        "-v logs each command (else this test proves nothing):\n{logs}"
+    );
+    for pw in [ALICE.password, WRONG, EARLY, LOWER] {
+        assert!(!logs.contains(pw), "password {pw:?} in the log:\n{logs}");
+    }
+    assert!(!logs.contains(ALICE.hash), "hash in the log:\n{logs}");
+}
+
+#[test]
+fn idle_and_login_timeouts_close_the_session() {
+    let srv = Server::builder()
+        .opt("idle_timeout", 1)
+        .opt("login_timeout", 1)
+        .start();
+    // Not logged in: login_timeout.
+    let mut c = srv.connect();
+    let t = Instant::now();
+    assert_closed_politely(&mut c, "login timeout", Duration::from_secs(15));
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "closed too early: {:?}",
+        t.elapsed()
+    );
+    // Logged in and idle: idle_timeout.
+    let mut c = srv.anon();
+    let t = Instant::now();
+    assert_closed_politely(&mut c, "idle timeout", Duration::from_secs(15));
+    assert!(
+        t.elapsed() >= Duration::from_millis(900),
+        "closed too early: {:?}",
+        t.elapsed()
+    );
+    srv.anon().expect("NOOP", 200);
+}
+
+#[test]
+fn data_timeout_gives_425_when_nobody_connects() {
+    let srv = Server::builder().opt("data_timeout", 1).start();
+    fs::write(srv.root().join("f"), b"x").unwrap();
+    let mut c = srv.anon();
+    c.expect("PASV", 227); // and never connect
+    let t = Instant::now();
+    let (mut code, mut text) = c.cmd("RETR f");
+    if code == 150 {
+        (code, text) = c.read_reply();
+    }
+    assert_eq!(code, 425, "{text}");
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    c.expect("NOOP", 200);
+    assert_eq!(c.retr("f"), b"x");
+}
+
+#[test]
+fn max_list_entries_bounds_listings() {
+    let srv = Server::builder().opt("max_list_entries", 10).start();
+    for i in 0..50 {
+        fs::write(srv.root().join(format!("file{i:02}")), b"").unwrap();
+    }
+    let mut c = srv.anon();
+    for cmd in ["LIST", "NLST", "LIST -a"] {
+        let data = c.pasv();
+        let (code, text) = c.cmd(cmd);
+        if code != 150 {
+            assert!(code >= 400, "{cmd}: {text}");
+            continue;
+        }
+        let mut s = data.stream();
+        let raw = read_all(&mut s).unwrap();
+        let entries = listing_lines(&raw)
+            .into_iter()
+            .filter(|l| lossy(l).contains("file"))
+            .count();
+        assert!(
+            entries <= 10,
+            "{cmd}: {entries} entries with max_list_entries=10"
+        );
+        let (code, text) = c.read_reply();
+        assert!(code == 226 || code >= 400, "{cmd}: {text}");
+    }
+    let r = c.cmd_raw(b"STAT /");
+    let entries = r.lines.iter().filter(|l| lossy(l).contains("file")).count();
+    assert!(entries <= 10, "STAT /: {entries} entries");
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn saturated_data_pool_answers_425_after_pool_wait() {
+    let srv = Server::builder()
+        .opt("data_threads", 1)
+        .opt("pool_wait", 1)
+        .start();
+    let len = 48u64 << 20;
+    write_pattern_file(&srv.root().join("big"), len, 11);
+    fs::write(srv.root().join("small"), b"small").unwrap();
+    // A holds the only worker: it reads nothing while the file does not fit in socket buffers.
+    let mut a = srv.anon();
+    a.expect("TYPE I", 200);
+    let (mut a_data, _) = a.start_transfer(b"RETR big", DataMode::Pasv);
+    let mut first = vec![0u8; 4096];
+    a_data.read_exact(&mut first).unwrap();
+
+    let mut b = srv.anon();
+    let _b_data = b.pasv();
+    let t = Instant::now();
+    let (mut code, mut text) = b.cmd("RETR small");
+    if code == 150 {
+        (code, text) = b.read_reply();
+    }
+    assert_eq!(code, 425, "no worker free within pool_wait: {text}");
+    assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
+    b.expect("NOOP", 200);
+
+    // Once A is done, B gets the worker.
+    let (_, rest) = crc_reader(&mut a_data).unwrap();
+    assert_eq!(rest + 4096, len);
+    drop(a_data);
+    assert_eq!(a.read_reply().0, 226);
+    assert_eq!(b.retr("small"), b"small");
+}

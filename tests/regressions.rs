@@ -1,0 +1,32 @@
+//! Regressions: one named test per fixed bug, so a bug that was fixed once stays fixed.
+//!
+//! Convention (STYLE.md #15): when a bug is fixed, add a test here named after what broke,
+//! e.g. `fn retr_of_fifo_does_not_hang_a_worker()`, with a comment citing the commit or issue and
+//! the exact exchange that failed (command sent, reply got, reply expected). The test must fail
+//! on the commit before the fix. Keep each test small and self-contained: start its own
+//! `Server` through `common`, bound every wait, never sleep to synchronise.
+
+mod common;
+
+use common::*;
+
+/// Python's `ftplib.FTP.abort()` sends the whole `ABOR\r\n` with MSG_OOB, so its last byte is
+/// the urgent one. Before the control socket kept urgent data inline (SO_OOBINLINE), Linux
+/// pulled that `\n` out of the stream: the server saw `ABOR\r`, waited for the line end, and
+/// the client timed out with no reply. Expected: 426 for the transfer, then 226.
+#[test]
+fn abor_sent_wholly_as_urgent_data_is_answered() {
+    let srv = Server::start();
+    write_pattern_file(&srv.root().join("big"), 48 << 20, 11);
+    let mut c = srv.anon();
+    c.expect("TYPE I", 200);
+    let (data, opening) = c.start_transfer(b"RETR big", DataMode::Pasv);
+    assert!(opening.starts_with("150"), "{opening}");
+    let sock = socket2::SockRef::from(c.socket());
+    sock.send_out_of_band(b"ABOR\r\n").unwrap();
+    let (a, _) = c.read_reply();
+    let (b, _) = c.read_reply();
+    assert_eq!((a, b), (426, 226));
+    drop(data);
+    c.expect("NOOP", 200);
+}

@@ -1,0 +1,65 @@
+//! One bad session never hurts another: a panic, garbage, and a vanished client are contained.
+
+mod common;
+
+use common::*;
+use std::io::Write;
+use std::time::Duration;
+
+#[test]
+fn a_panicking_session_closes_alone() {
+    // The hook is off unless this variable is set in the server's environment.
+    std::env::set_var("FERROFTPD_TEST_HOOKS", "1");
+    let mut srv = Server::start();
+    std::fs::write(srv.root().join("f"), b"still here").unwrap();
+    let mut other = srv.anon();
+    let mut victim = srv.anon();
+    victim.send("SITE PANIC");
+    assert!(
+        victim.wait_closed(IO_TIMEOUT).is_ok(),
+        "the panicking session must close"
+    );
+    // The daemon and the other session live on.
+    other.expect("NOOP", 200);
+    assert_eq!(other.retr("f"), b"still here");
+    let mut fresh = srv.anon();
+    fresh.expect("PWD", 257);
+    // Stopping explicitly: the harness fails any test whose server logged a panic, and here
+    // the panic is the point.
+    let logs = srv.stop();
+    assert!(
+        logs.contains("session panicked; connection closed"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn garbage_then_normal_service() {
+    let srv = Server::start();
+    let mut c = srv.connect();
+    c.send_raw(b"\x00\x01\x02\xfe\xfd\r\n");
+    assert_eq!(c.read_reply().0, 500);
+    c.send_raw(&[b'A'; 5000]);
+    c.send_raw(b"\r\n");
+    assert_eq!(c.read_reply().0, 500);
+    assert!(c.wait_closed(IO_TIMEOUT).is_ok());
+    let mut d = srv.anon();
+    d.expect("NOOP", 200);
+}
+
+#[test]
+fn client_vanishing_mid_upload_leaves_the_server_serving() {
+    let srv = Server::start_with_users();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let (mut data, _) = c.start_transfer(b"STOR gone.bin", DataMode::Pasv);
+    data.write_all(&pattern(200_000, 5)).unwrap();
+    // The whole client disappears: control and data connections reset.
+    drop(c);
+    drop(data);
+    let mut d = srv.login(ALICE);
+    d.expect("NOOP", 200);
+    assert!(poll_until(Duration::from_secs(10), || {
+        std::fs::metadata(srv.root().join("gone.bin")).is_ok()
+    }));
+}
