@@ -12,7 +12,8 @@
  *   idle     PORT USER PASS N HOLD_SECS          N logged-in sessions held until stdin closes
  *   multi    PORT USER PASS PATH N               N concurrent downloads started together
  *   sendfile-server FILE                         loopback limit: sendfile FILE to each client
- *   recv-server FILE                             limit: read, write FILE, fdatasync, ack "ok"
+ *   recv-server FILE [MIB]                       limit: read, write FILE, fdatasync, ack "ok";
+ *                                                with MIB, start writeback every MIB written
  *   raw-recv PORT                                read a connection to EOF, discarded
  *   raw-send PORT BYTES                          write BYTES, half-close, wait for the ack
  */
@@ -37,6 +38,9 @@
 
 /* Client read/write size: large enough that syscalls are not what limits a loopback stream. */
 #define IO_BUF (256 * 1024)
+/* Limit sendfile server's largest call: of whole-file, 64 KiB, 256 KiB and 1 MiB calls this was
+ * the fastest here (one whole-file call was ~20% slower on this kernel). */
+#define SENDFILE_CALL (256 * 1024)
 /* Limit receive server's buffer: the same as ferroftpd's worker buffer, the design point. */
 #define RECV_SERVER_BUF (128 * 1024)
 /* No socket operation may block longer than this. */
@@ -581,7 +585,8 @@ static _Noreturn void cmd_sendfile_server(const char *file)
 			die(file);
 		off_t off = 0;
 		while (off < st.st_size) {
-			ssize_t n = sendfile(fd, f, &off, (size_t)(st.st_size - off));
+			size_t want = (size_t)(st.st_size - off);
+			ssize_t n = sendfile(fd, f, &off, want < SENDFILE_CALL ? want : SENDFILE_CALL);
 			if (n < 0 && errno == EINTR)
 				continue;
 			if (n <= 0)
@@ -592,9 +597,13 @@ static _Noreturn void cmd_sendfile_server(const char *file)
 	}
 }
 
-/* The best an upload can do here: read into a 128 KiB buffer, write, fdatasync, then ack. */
-static _Noreturn void cmd_recv_server(const char *file)
+/* The best an upload can do here: read into a 128 KiB buffer, write, fdatasync, then ack.
+ * With writeback_mib > 0 it also starts writeback (sync_file_range, no wait) of every
+ * writeback_mib just written, so the disk works while the network does and the final
+ * fdatasync has little left: a variant to show what that policy would gain. */
+static _Noreturn void cmd_recv_server(const char *file, long writeback_mib)
 {
+	const off_t chunk = (off_t)writeback_mib * 1024 * 1024;
 	int lfd = listen_loopback();
 	char *buf = xalloc(RECV_SERVER_BUF);
 	for (;;) {
@@ -609,6 +618,7 @@ static _Noreturn void cmd_recv_server(const char *file)
 		if (f < 0)
 			die(file);
 		int ok = 1;
+		off_t written = 0, flushed = 0;
 		for (;;) {
 			ssize_t r = read(fd, buf, RECV_SERVER_BUF);
 			if (r < 0 && errno == EINTR)
@@ -620,6 +630,11 @@ static _Noreturn void cmd_recv_server(const char *file)
 			if (write_all(f, buf, (size_t)r) < 0) {
 				ok = 0;
 				break;
+			}
+			written += r;
+			if (chunk > 0 && written - flushed >= chunk) {
+				sync_file_range(f, flushed, written - flushed, SYNC_FILE_RANGE_WRITE);
+				flushed = written;
 			}
 		}
 		if (fdatasync(f) < 0)
@@ -684,8 +699,8 @@ int main(int argc, char **argv)
 	const char *cmd = argv[1];
 	if (!strcmp(cmd, "sendfile-server") && argc == 3)
 		cmd_sendfile_server(argv[2]);
-	if (!strcmp(cmd, "recv-server") && argc == 3)
-		cmd_recv_server(argv[2]);
+	if (!strcmp(cmd, "recv-server") && (argc == 3 || argc == 4))
+		cmd_recv_server(argv[2], argc == 4 ? atol(argv[3]) : 0);
 	if (!strcmp(cmd, "raw-recv") && argc == 3)
 		return cmd_raw_recv(atoi(argv[2]));
 	if (!strcmp(cmd, "raw-send") && argc == 4)
