@@ -27,8 +27,16 @@ test:
 release:
 	$(CARGO) build --release
 
-install: release
+# Into a staging rootfs too: make install DESTDIR=/path/to/rootfs [BIN=target/<triple>/release/ferroftpd]
+SYSCONFDIR ?= /etc
+install: $(if $(filter target/release/ferroftpd,$(BIN)),release)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/ferroftpd
+	install -D -m 0644 etc/ferroftpd.conf $(DESTDIR)$(SYSCONFDIR)/ferroftpd.conf
+	install -D -m 0600 etc/ferroftpd.users $(DESTDIR)$(SYSCONFDIR)/ferroftpd.users
+	install -D -m 0755 etc/init.d/S50ferroftpd $(DESTDIR)$(SYSCONFDIR)/init.d/S50ferroftpd
+	install -D -m 0644 etc/inittab $(DESTDIR)$(PREFIX)/share/ferroftpd/inittab
+	install -D -m 0644 etc/inetd.conf $(DESTDIR)$(PREFIX)/share/ferroftpd/inetd.conf
+	install -D -m 0755 etc/tcpsvd $(DESTDIR)$(PREFIX)/share/ferroftpd/tcpsvd
 
 lint:
 	$(CARGO) fmt --check

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 pub const MAX_LINE: usize = 4096;
 /// Commands that arrive during a transfer (other than ABOR/STAT/NOOP) wait, up to this many.
 const MAX_DEFERRED: usize = 32;
+/// Longest a reply may wait for the client to read (SO_SNDTIMEO on the control socket).
+const CONTROL_SEND_TIMEOUT: Duration = Duration::from_secs(120);
 /// The 421 text when the server stops.
 const SHUTDOWN_TEXT: &str = "Server shutting down. Closing control connection.";
 
@@ -48,6 +50,8 @@ impl ControlConn {
         // MSG_OOB, and without this its last byte would be pulled out of band (RFC 959
         // §4.1.3 Synch; the line reader drops the Telnet IP/DM bytes either way).
         socket2::SockRef::from(&stream).set_out_of_band_inline(true)?;
+        // A client that never reads its replies must not park this thread in write().
+        stream.set_write_timeout(Some(CONTROL_SEND_TIMEOUT))?;
         let output = File::from(OwnedFd::from(stream.try_clone()?));
         let input = File::from(OwnedFd::from(stream));
         Ok(ControlConn {

@@ -462,6 +462,7 @@ fn receive(
         };
         file.write_all(data)
             .map_err(|e| CopyError::Local(e.into()))?;
+        throttle.after(n, progress)?;
     }
     file.write_all(crlf.finish())
         .map_err(|e| CopyError::Local(e.into()))?;

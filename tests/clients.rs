@@ -1271,3 +1271,116 @@ fn file_of_100_mib_through_curl_by_crc32() {
         "CRC32 downloaded (active mode)"
     );
 }
+
+// ----- the modern command set through real clients (issue 4) -------------------------------
+
+const PY_MODERN: &str = r#"
+import ftplib, sys, zlib
+host, port, user, pw, local_bin = sys.argv[1:6]
+def check(cond, msg):
+    if not cond:
+        print("FAIL:", msg, file=sys.stderr)
+        sys.exit(1)
+ftp = ftplib.FTP()
+ftp.connect(host, int(port), timeout=30)
+ftp.login(user, pw)
+facts = dict(ftp.mlsd("/", ["type", "size", "modify", "perm"]))
+check(facts["bin.dat"]["type"] == "file", "mlsd type %r" % facts.get("bin.dat"))
+data = open(local_bin, "rb").read()
+check(int(facts["bin.dat"]["size"]) == len(data), "mlsd size")
+check(facts["pub"]["type"] == "dir", "mlsd dir %r" % facts.get("pub"))
+check(len(facts["bin.dat"]["modify"]) >= 14, "mlsd modify")
+check(ftp.sendcmd("OPTS HASH CRC32").startswith("200"), "OPTS HASH")
+reply = ftp.sendcmd("HASH bin.dat")
+want = "213 CRC32 0-%d %08x bin.dat" % (len(data) - 1, zlib.crc32(data))
+check(reply == want, "HASH %r != %r" % (reply, want))
+check(ftp.sendcmd("MFMT 20200102030405 bin.dat").startswith("213 Modify=20200102030405"), "MFMT")
+check(ftp.sendcmd("MDTM bin.dat") == "213 20200102030405", "MDTM after MFMT")
+ftp.quit()
+print("OK")
+"#;
+
+#[test]
+fn python_ftplib_mlsd_hash_and_mfmt() {
+    let fx = Fx::new();
+    let Some(o) = python(
+        &fx,
+        PY_MODERN,
+        &[&fx.root().join("bin.dat").to_string_lossy()],
+        T,
+    ) else {
+        return;
+    };
+    o.assert_ok();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        fs::metadata(fx.root().join("bin.dat")).unwrap().mtime(),
+        1_577_934_245
+    );
+}
+
+#[test]
+fn curl_over_ipv6_with_epsv_and_eprt() {
+    if std::net::TcpListener::bind("[::1]:0").is_err() {
+        println!("SKIP: no IPv6 loopback on this machine");
+        return;
+    }
+    let fx = Fx::with(Server::builder().arg("-l").arg("::1"));
+    let Some(_) = curl() else { return };
+    assert!(fx
+        .srv
+        .wait_for_log(START_TIMEOUT, |l| l.contains("listening on [::1]:")));
+    let port = fx
+        .srv
+        .logs()
+        .lines()
+        .filter_map(|l| l.split("listening on [::1]:").nth(1))
+        .next()
+        .and_then(|p| p.split_whitespace().next().map(str::to_string))
+        .expect("the IPv6 port");
+    let url = format!(
+        "ftp://{}:{}@[::1]:{port}/bin.dat",
+        ALICE.name, ALICE.password
+    );
+    for (name, extra) in [("v6-epsv", vec![]), ("v6-eprt", vec!["--ftp-port", "::1"])] {
+        let mark = fx.mark();
+        let mut c = curl().unwrap();
+        c.arg("-g").args(&extra).arg(&url).arg("-o").arg(fx.l(name));
+        run(c, None, T).assert_ok();
+        assert_same(name, &fx.read_local(name), &fx.bin);
+        let verb = if extra.is_empty() {
+            "EPSV"
+        } else {
+            "EPRT |2|::1|"
+        };
+        fx.assert_used(mark, name, &[verb]);
+    }
+}
+
+#[test]
+fn lftp_uses_mlsd_and_mfmt() {
+    let fx = Fx::new();
+    if !have("lftp", find_program("lftp").is_some()) {
+        return;
+    }
+    fs::create_dir_all(fx.l("tree")).unwrap();
+    fs::write(fx.l("tree/old.txt"), b"dated").unwrap();
+    let when = std::time::UNIX_EPOCH + Duration::from_secs(1_577_934_245);
+    fs::File::options()
+        .write(true)
+        .open(fx.l("tree/old.txt"))
+        .unwrap()
+        .set_modified(when)
+        .unwrap();
+    let mark = fx.mark();
+    let script = format!(
+        "set cmd:fail-exit yes; cls -l /pub; mirror -R {} dated",
+        fx.ls("tree")
+    );
+    lftp(&fx, true, &script).assert_ok();
+    fx.assert_used(mark, "lftp listing", &["MLSD"]);
+    fx.assert_used(mark, "lftp mirror -R", &["MFMT"]);
+    use std::os::unix::fs::MetadataExt;
+    let m = fs::metadata(fx.root().join("dated/old.txt")).unwrap();
+    assert_eq!(m.mtime(), 1_577_934_245, "mirror -R kept the time via MFMT");
+}

@@ -30,3 +30,8 @@ fn abor_sent_wholly_as_urgent_data_is_answered() {
     drop(data);
     c.expect("NOOP", 200);
 }
+
+// Fixed bugs whose named tests live beside their feature:
+// - an ABORted atomic upload was renamed over the target (the ABOR's own 226 was taken for the
+//   upload's): tests/device.rs `atomic_upload_aborted_keeps_the_old_file_and_a_complete_one_replaces_it`;
+// - `upload_rate` was not applied to STOR: tests/device.rs `upload_rate_limits_stor`.

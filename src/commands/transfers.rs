@@ -238,9 +238,11 @@ fn store_atomically(
         ctl.session
             .jail()?
             .open_write(&tmp, WriteMode::CreateNew, ctl.session.file_mode())?;
-    let result = receive_into(ctl, file, path, opening, false);
+    let result = receive(ctl, file, path, opening, false);
     let jail = ctl.session.jail()?;
-    let complete = matches!(&result, Ok(r) if r.code == ReplyCode::ClosingData);
+    // Decided by the transfer's outcome, not the reply: after ABOR the last reply is the
+    // ABOR's own 226 while the upload itself was cut short.
+    let complete = matches!(&result, Ok((_, TransferOutcome::Complete(_))));
     if complete {
         if let Err(e) = jail.rename(&tmp, path) {
             let _ = jail.remove_file(&tmp);
@@ -249,7 +251,7 @@ fn store_atomically(
     } else {
         let _ = jail.remove_file(&tmp);
     }
-    result
+    result.map(|(reply, _)| reply)
 }
 
 /// STOU: store under a new unique name; `150 FILE: name` (RFC 1123 §4.1.2.9).
@@ -302,6 +304,17 @@ fn receive_into(
     opening: Reply,
     fresh: bool,
 ) -> Result<Reply, FtpError> {
+    receive(ctl, file, path, opening, fresh).map(|(reply, _)| reply)
+}
+
+/// [`receive_into`], also returning how the transfer ended.
+fn receive(
+    ctl: &mut Control,
+    file: std::fs::File,
+    path: &VirtualPath,
+    opening: Reply,
+    fresh: bool,
+) -> Result<(Reply, TransferOutcome), FtpError> {
     let ascii = ctl.session.transfer_type == TransferType::Ascii;
     let payload = Payload::Receive {
         file,
@@ -323,7 +336,7 @@ fn receive_into(
         }
         _ => {}
     }
-    Ok(reply)
+    Ok((reply, outcome))
 }
 
 /// One log line per transfer, and one xferlog record when configured.
