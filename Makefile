@@ -46,6 +46,89 @@ clean:
 	$(CARGO) clean
 	rm -rf $(DEMO_ROOT)
 
+# =============================================================================================
+# Cross builds (issue 3): static musl binaries for ARM/MIPS routers and NAS boxes, tested under
+# qemu-user. One-time host setup: cross/setup.sh. Per-target linker/runner/flags live in
+# .cargo/config.toml and cross/zcc-<triple>; cross/README.md explains it all.
+#   make cross TARGET=<triple>      -> target/<triple>/release/ferroftpd
+#   make cross-all                  every triple in CROSS_TARGETS
+#   make qemu-test TARGET=<triple>  unit tests under qemu + the integration suite against the
+#                                   cross-built server under qemu
+#   make oldkernel-test [TARGET=i686-unknown-linux-musl]
+#                                   the integration suite with FERROFTPD_OLD_KERNEL=1 (native, or
+#                                   a 32-bit musl server; never under qemu)
+#   make size [SIZE_SYMBOLS=N]      size table of the built cross binaries (N largest symbols)
+#   make size-matrix                opt-level s/z x panic unwind/abort sizes (slow: 15 std builds)
+# =============================================================================================
+CROSS_TARGETS = armv7-unknown-linux-musleabihf aarch64-unknown-linux-musl \
+                mipsel-unknown-linux-musl mips-unknown-linux-musl armv5te-unknown-linux-musleabi
+# The toolchain for cross builds: cross/setup.sh links Debian's rustc-web as "debian-web". With
+# a rustup toolchain that has the target's std (`rustup target add`), pass CROSS_TOOLCHAIN=stable:
+# -Z build-std is then skipped for that target.
+CROSS_TOOLCHAIN ?= debian-web
+ZIG_VENV        ?= /opt/zig-venv
+# Where cross builds go (cargo's default unless CARGO_TARGET_DIR says otherwise).
+CROSS_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
+# RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1: std's copy of the libc crate uses musl 1.2's 64-bit time_t
+# on the 32-bit targets (ours gets it from --cfg in .cargo/config.toml); the default (musl 1.1)
+# ABI truncates times past 2038.
+CROSS_ENV        = PATH="$(ZIG_VENV)/bin:$$PATH" RUSTUP_TOOLCHAIN=$(CROSS_TOOLCHAIN) \
+                   CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)" RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1
+# std crates to build from source (the profile is panic=unwind; std pulls in panic_unwind).
+BUILD_STD_CRATES ?= std
+# std features of the release build: cargo's default adds "backtrace", whose symbolizer (gimli,
+# addr2line, miniz_oxide: ~23% of the binary) has nothing to read in a stripped binary anyway.
+BUILD_STD_FEATURES ?= panic-unwind
+
+.PHONY: size-matrix cross cross-all qemu-test qemu-test-unit qemu-test-suite oldkernel-test size cross-check-target
+
+# Does the toolchain ship a compiled std for TARGET? If not, build it from the std source.
+cross_std_dir = $(shell $(CROSS_ENV) rustc --print target-libdir --target $(TARGET) 2>/dev/null)
+cross_build_std = $(if $(wildcard $(cross_std_dir)/libstd-*.rlib),,RUSTC_BOOTSTRAP=1)
+cross_build_std_flag = $(if $(cross_build_std),-Z build-std=$(1))
+# The qemu command of TARGET, read from its runner in .cargo/config.toml (one source of truth).
+cross_runner = $(shell awk -v t='[target.$(TARGET)]' '$$0 == t { f = 1; next } /^\[/ { f = 0 } \
+	f && $$1 == "runner" { sub(/^[^=]*= *\[?/, ""); sub(/\].*/, ""); gsub(/[",]/, " "); \
+	$$1 = $$1; print }' .cargo/config.toml)
+
+cross-check-target:
+	@[ -n "$(TARGET)" ] || { echo "usage: make $(MAKECMDGOALS) TARGET=<triple>; triples: $(CROSS_TARGETS)"; exit 2; }
+	@[ -x cross/zcc-$(TARGET) ] || { echo "unknown TARGET '$(TARGET)'; known: $(CROSS_TARGETS)"; exit 2; }
+	@[ -x "$(ZIG_VENV)/bin/zig" ] || command -v zig >/dev/null || { echo "no zig: run cross/setup.sh"; exit 2; }
+
+cross: cross-check-target
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) \
+		$(call cross_build_std_flag,$(BUILD_STD_CRATES) -Z build-std-features=$(BUILD_STD_FEATURES))
+	@ls -l $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd
+
+cross-all:
+	@set -e; for t in $(CROSS_TARGETS); do $(MAKE) --no-print-directory cross TARGET=$$t; done
+
+# (1) unit tests, cross-compiled, run by cargo through the qemu runner; (2) the host's integration
+# suite, built natively, driving the cross-built server under qemu. `make -k` runs both even when
+# the first fails.
+qemu-test: qemu-test-unit qemu-test-suite
+
+qemu-test-unit: cross-check-target
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) test --lib --target $(TARGET) $(call cross_build_std_flag,std)
+
+qemu-test-suite: cross
+	FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)" FERROFTPD_RUNNER="$(cross_runner)" \
+		$(CARGO) test --no-fail-fast --test '*'
+
+# The suite against a server that sees only Linux 3.10 syscalls (src/oldkernel.rs): the native
+# build, or with TARGET=i686-unknown-linux-musl a 32-bit musl build that also runs natively. Not
+# under qemu: qemu-user refuses seccomp filters.
+oldkernel-test: $(if $(TARGET),qemu-test-unit cross)
+	FERROFTPD_OLD_KERNEL=1 $(if $(TARGET),FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)") \
+		$(CARGO) test --no-fail-fast --test '*'
+
+size:
+	@python3 cross/size-report.py $(if $(SIZE_SYMBOLS),--symbols $(SIZE_SYMBOLS)) $(CROSS_TARGET_DIR) $(CROSS_TARGETS)
+
+size-matrix:
+	bash cross/size-matrix.sh $(CROSS_TARGETS)
+
 # ---- benchmarks (issue 6): ferroftpd against vsftpd and pure-ftpd on 127.0.0.1 --------------
 # Driver and load generator live in tests/bench/ (see tests/bench/README.md); scratch files,
 # unpacked reference servers and results-<date>.json go to target/bench/. The references need

@@ -52,6 +52,7 @@ pub mod line_reader;
 pub mod listener;
 pub mod listing;
 pub mod messages;
+pub mod oldkernel;
 pub mod privilege;
 pub mod ratelimit;
 pub mod reply;

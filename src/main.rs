@@ -36,6 +36,15 @@ fn main() -> ExitCode {
             }
             init_logging(&config);
             log_panics();
+            // Test switch: behave as on Linux 3.10, where newer syscalls do not exist. Before
+            // any thread starts, so every thread inherits the filter.
+            if std::env::var_os("FERROFTPD_OLD_KERNEL").is_some_and(|v| v == "1") {
+                if let Err(e) = ferroftpd::oldkernel::deny_new_syscalls() {
+                    log::error!("FERROFTPD_OLD_KERNEL=1: cannot install the filter: {e}");
+                    return ExitCode::FAILURE;
+                }
+                log::info!("FERROFTPD_OLD_KERNEL=1: syscalls newer than Linux 3.10 answer ENOSYS");
+            }
             // SIGHUP re-reads the same file with the same command-line options on top.
             let reload: ferroftpd::startup::Reloader =
                 Box::new(move || match cli::parse_args(&args) {
