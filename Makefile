@@ -128,3 +128,16 @@ size:
 
 size-matrix:
 	bash cross/size-matrix.sh $(CROSS_TARGETS)
+
+# ---- benchmarks (issue 6): ferroftpd against vsftpd and pure-ftpd on 127.0.0.1 --------------
+# Driver and load generator live in tests/bench/ (see tests/bench/README.md); scratch files,
+# unpacked reference servers and results-<date>.json go to target/bench/. The references need
+# root (chroot, a system user); without it they are skipped with the reason.
+.PHONY: bench bench-quick
+
+bench: release
+	python3 tests/bench/run
+
+# Reduced: 256 MiB transfers, 2 rounds, ferroftpd and vsftpd only; under a minute.
+bench-quick: release
+	python3 tests/bench/run --quick
