@@ -97,6 +97,11 @@ fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     if addr.is_ipv6() {
         socket.set_only_v6(true)?;
     }
+    // Each finished transfer leaves its port in TIME_WAIT; without this a `pasv_ports` range
+    // runs dry after one pass. Linux still refuses a second listener on a port.
+    socket.set_reuse_address(true)?;
+    // Non-blocking from the start: the worker polls it (accepted sockets are blocking again).
+    socket.set_nonblocking(true)?;
     socket.bind(&SockAddr::from(addr))?;
     socket.listen(1)?;
     Ok(socket.into())
@@ -149,9 +154,7 @@ fn accept_from(
     abort: &AtomicBool,
 ) -> Result<TcpStream, OpenFailure> {
     use nix::poll::{poll, PollFd, PollFlags};
-    listener
-        .set_nonblocking(true)
-        .map_err(|_| OpenFailure::Failed)?;
+    // The listener is non-blocking (listen_on); accept4 gives a blocking stream.
     // Bounded: at most one pass per 200 ms slice until the deadline.
     loop {
         if abort.load(Ordering::SeqCst) {
@@ -178,9 +181,6 @@ fn accept_from(
                     log::warn!("refused passive data connection from {from} (expected {peer})");
                     continue;
                 }
-                stream
-                    .set_nonblocking(false)
-                    .map_err(|_| OpenFailure::Failed)?;
                 return Ok(stream);
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,

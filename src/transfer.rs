@@ -11,6 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
+/// Uploads start writeback every this many bytes when they will fsync at the end.
+const WRITEBACK_STEP: usize = 8 * 1024 * 1024;
 /// Size of each worker's buffer, allocated once per worker, never per transfer.
 pub const BUFFER_SIZE: usize = 128 * 1024;
 /// Largest sendfile call: small enough that ABOR and STAT progress are seen promptly, large
@@ -443,9 +445,12 @@ fn receive(
     throttle: &mut Throttle,
     buf: &mut [u8],
 ) -> Result<(), CopyError> {
-    let (input, output) = buf.split_at_mut(buf.len() / 2);
+    // ASCII needs half the buffer for the converted copy; binary reads into all of it.
+    let split = if ascii { buf.len() / 2 } else { buf.len() };
+    let (input, output) = buf.split_at_mut(split);
     let len = throttle.chunk(input.len());
     let mut crlf = CrlfToLf::default();
+    let mut unflushed = 0usize;
     loop {
         let n = match stream.read(&mut input[..len]) {
             Ok(0) => break,
@@ -462,6 +467,13 @@ fn receive(
         };
         file.write_all(data)
             .map_err(|e| CopyError::Local(e.into()))?;
+        unflushed += data.len();
+        if sync && unflushed >= WRITEBACK_STEP {
+            // Overlap the disk with the network; failure only loses the overlap, the final
+            // fsync still decides.
+            let _ = crate::ffi::start_writeback(&file);
+            unflushed = 0;
+        }
         throttle.after(n, progress)?;
     }
     file.write_all(crlf.finish())
