@@ -306,24 +306,7 @@ mod tests {
     /// `openssl passwd -1 -salt md5SaLt8 'tr0ub4dor&3'`
     const MD5: &str = "$1$md5SaLt8$95sGexamDPGd6KWwv.Tm50";
 
-    /// A fresh directory per test, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir =
-                std::env::temp_dir().join(format!("ferroftpd-auth-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("mkdir");
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TempDir;
 
     fn users_text() -> String {
         format!(

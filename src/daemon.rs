@@ -275,24 +275,7 @@ fn with_path(e: impl Into<io::Error>, path: &Path) -> io::Error {
 mod tests {
     use super::*;
 
-    /// A fresh directory per test, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir = std::env::temp_dir()
-                .join(format!("ferroftpd-daemon-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("mkdir");
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TempDir;
 
     fn our_pid() -> i32 {
         unistd::getpid().as_raw()

@@ -60,6 +60,8 @@ pub mod session;
 pub mod startup;
 pub mod syslog;
 pub mod system_users;
+#[cfg(test)]
+mod test_support;
 pub mod timefmt;
 pub mod transfer;
 pub mod vpath;

@@ -169,25 +169,7 @@ mod tests {
         std::env::var_os(CHILD_ENV).map(PathBuf::from)
     }
 
-    /// A fresh root-owned directory, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir = std::env::temp_dir()
-                .join(format!("ferroftpd-privilege-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("mkdir");
-            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TempDir;
 
     /// Whether the root-only tests can run here; prints the skip line otherwise.
     fn have_root(test: &str) -> bool {

@@ -189,7 +189,6 @@ impl XferLog {
 mod tests {
     use super::*;
     use std::net::{Ipv4Addr, Ipv6Addr};
-    use std::path::PathBuf;
     use std::sync::Arc;
 
     /// 2026-11-21 08:30:00 UTC, a Saturday.
@@ -227,24 +226,7 @@ mod tests {
         out
     }
 
-    /// A fresh directory per test, removed on drop.
-    struct TempDir(PathBuf);
-
-    impl TempDir {
-        fn new(name: &str) -> TempDir {
-            let dir = std::env::temp_dir()
-                .join(format!("ferroftpd-xferlog-{name}-{}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&dir);
-            std::fs::create_dir_all(&dir).expect("mkdir");
-            TempDir(dir)
-        }
-    }
-
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
+    use crate::test_support::TempDir;
 
     #[test]
     fn the_documented_example_line() {

@@ -2,8 +2,8 @@
 //! SIGTERM, limits and bans, rate limits, syslog, xferlog, messages, upload safety, a full
 //! disk, hidden dot files, system users, and privilege dropping.
 //!
-//! Tests that need the server's pid or exit status run it through the local [`Proc`] (the
-//! shared harness keeps both private); everything else uses `common::Server`. Tests needing
+//! Tests that need the server's pid or exit status run it through `common::Proc`; everything
+//! else uses `common::Server`. Tests needing
 //! root, `mount` or `unshare` print `SKIP: <reason>` when they cannot run, and fail in CI.
 
 mod common;
@@ -13,15 +13,14 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use std::env;
 use std::fs;
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, TcpListener, TcpStream};
 use std::os::fd::OwnedFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::str::FromStr;
-use std::sync::{mpsc, Arc, Condvar, Mutex};
+use std::process::{Command, ExitStatus, Stdio};
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,193 +29,6 @@ const EXIT_TIMEOUT: Duration = Duration::from_secs(30);
 
 // ---------------------------------------------------------------------------------------------
 // Local helpers: a server process whose pid and exit status the test can see.
-
-#[derive(Default)]
-struct LogLines {
-    lines: Vec<String>,
-    /// Captured streams that reached EOF.
-    closed: usize,
-}
-
-type Logs = Arc<(Mutex<LogLines>, Condvar)>;
-
-fn collect_lines(logs: Logs, stream: impl Read + Send + 'static) {
-    thread::spawn(move || {
-        let mut r = BufReader::new(stream);
-        let mut buf = Vec::new();
-        // Bounded by the stream: it ends when the process (and its children) close it.
-        loop {
-            buf.clear();
-            match r.read_until(b'\n', &mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(_) => {
-                    let line = String::from_utf8_lossy(&buf).trim_end().to_string();
-                    if env::var_os("FERROFTPD_TEST_ECHO").is_some() {
-                        eprintln!("[device] {line}");
-                    }
-                    let (m, cv) = &*logs;
-                    m.lock().unwrap().lines.push(line);
-                    cv.notify_all();
-                }
-            }
-        }
-        let (m, cv) = &*logs;
-        m.lock().unwrap().closed += 1;
-        cv.notify_all();
-    });
-}
-
-/// The binary under test, with the optional runner prefix the harness honours too.
-fn server_command() -> Command {
-    let runner: Vec<String> = env::var("FERROFTPD_RUNNER")
-        .unwrap_or_default()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    match runner.split_first() {
-        Some((first, rest)) => {
-            let mut c = Command::new(first);
-            c.args(rest).arg(server_bin());
-            c
-        }
-        None => Command::new(server_bin()),
-    }
-}
-
-/// A child process, killed by pid and reaped on drop; stderr (and stdout when captured) are
-/// collected line by line.
-struct Proc {
-    child: Child,
-    logs: Logs,
-    streams: usize,
-    status: Option<ExitStatus>,
-    what: String,
-}
-
-impl Proc {
-    /// Spawns `cmd` (the caller sets stdin, and stdout when `capture_stdout` is false). `cmd`
-    /// is consumed so the parent's copies of passed file descriptors close.
-    fn spawn(mut cmd: Command, capture_stdout: bool) -> Proc {
-        cmd.stderr(Stdio::piped());
-        if capture_stdout {
-            cmd.stdout(Stdio::piped());
-        }
-        let what = format!("{cmd:?}");
-        let mut child = cmd
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
-        drop(cmd);
-        let logs: Logs = Arc::new((Mutex::new(LogLines::default()), Condvar::new()));
-        let mut streams = 1;
-        collect_lines(logs.clone(), child.stderr.take().unwrap());
-        if capture_stdout {
-            collect_lines(logs.clone(), child.stdout.take().unwrap());
-            streams += 1;
-        }
-        Proc {
-            child,
-            logs,
-            streams,
-            status: None,
-            what,
-        }
-    }
-
-    /// A foreground server with these arguments (stdin /dev/null), its address read from the log.
-    fn server(args: &[String]) -> (Proc, SocketAddr) {
-        let mut cmd = server_command();
-        cmd.args(args).stdin(Stdio::null());
-        let p = Proc::spawn(cmd, true);
-        let addr = p.addr();
-        (p, addr)
-    }
-
-    fn pid(&self) -> i32 {
-        i32::try_from(self.child.id()).unwrap()
-    }
-
-    fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.pid()), sig).unwrap_or_else(|e| panic!("kill -{sig}: {e}"));
-    }
-
-    fn logs(&self) -> String {
-        self.logs.0.lock().unwrap().lines.join("\n")
-    }
-
-    /// The first log line satisfying `pred`, waiting at most `timeout`.
-    fn wait_log(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
-        let deadline = Instant::now() + timeout;
-        let (m, cv) = &*self.logs;
-        let mut st = m.lock().unwrap();
-        loop {
-            if let Some(l) = st.lines.iter().find(|l| pred(l)) {
-                return Some(l.clone());
-            }
-            let now = Instant::now();
-            if now >= deadline || st.closed == self.streams {
-                return None;
-            }
-            st = cv.wait_timeout(st, deadline - now).unwrap().0;
-        }
-    }
-
-    /// Waits (bounded) until every captured stream is closed.
-    fn wait_output_closed(&self, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
-        let (m, cv) = &*self.logs;
-        let mut st = m.lock().unwrap();
-        while st.closed < self.streams {
-            let now = Instant::now();
-            if now >= deadline {
-                return false;
-            }
-            st = cv.wait_timeout(st, deadline - now).unwrap().0;
-        }
-        true
-    }
-
-    /// The `listening on` address from the log.
-    fn addr(&self) -> SocketAddr {
-        self.wait_log(START_TIMEOUT, |l| l.contains("listening on "))
-            .and_then(|l| parse_listening(&l))
-            .unwrap_or_else(|| {
-                panic!(
-                    "no `listening on` from {}; output:\n{}",
-                    self.what,
-                    self.logs()
-                )
-            })
-    }
-
-    /// The exit status once the process has exited, waiting at most `timeout`.
-    fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
-        if self.status.is_none() {
-            let child = &mut self.child;
-            let mut status = None;
-            poll_until(timeout, || {
-                status = child.try_wait().ok().flatten();
-                status.is_some()
-            });
-            self.status = status;
-        }
-        self.status
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        if self.status.is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// `... listening on 127.0.0.1:PORT ...` -> the address.
-fn parse_listening(line: &str) -> Option<SocketAddr> {
-    let rest = &line[line.find("listening on ")? + "listening on ".len()..];
-    SocketAddr::from_str(rest.split_whitespace().next()?).ok()
-}
 
 /// A base directory with `root/` for a server started through [`Proc`].
 struct Site {

@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::str::FromStr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
@@ -290,19 +290,7 @@ impl Server {
 
     fn spawn(base: TempDir, args: Vec<String>) -> Server {
         let bin = server_bin();
-        let runner: Vec<String> = env::var("FERROFTPD_RUNNER")
-            .unwrap_or_default()
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        let mut cmd = match runner.split_first() {
-            Some((first, rest)) => {
-                let mut c = Command::new(first);
-                c.args(rest).arg(&bin);
-                c
-            }
-            None => Command::new(&bin),
-        };
+        let mut cmd = server_command();
         cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -471,10 +459,161 @@ impl Drop for Server {
 }
 
 /// `... listening on 127.0.0.1:PORT ...` -> the address.
-fn parse_listening(line: &str) -> Option<SocketAddr> {
+pub fn parse_listening(line: &str) -> Option<SocketAddr> {
     let rest = &line[line.find("listening on ")? + "listening on ".len()..];
     let token = rest.split_whitespace().next()?;
     SocketAddr::from_str(token).ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A server process whose pid and exit status a test can see
+
+/// The binary under test, with the optional runner prefix the harness honours too.
+pub fn server_command() -> Command {
+    let runner: Vec<String> = env::var("FERROFTPD_RUNNER")
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    match runner.split_first() {
+        Some((first, rest)) => {
+            let mut c = Command::new(first);
+            c.args(rest).arg(server_bin());
+            c
+        }
+        None => Command::new(server_bin()),
+    }
+}
+
+/// A child process, killed by pid and reaped on drop; stderr (and stdout when captured) are
+/// collected line by line.
+pub struct Proc {
+    /// The process (tests take its stdin/stdout when they drive it through pipes).
+    pub child: Child,
+    logs: Logs,
+    streams: usize,
+    status: Option<ExitStatus>,
+    what: String,
+}
+
+impl Proc {
+    /// Spawns `cmd` (the caller sets stdin, and stdout when `capture_stdout` is false). `cmd`
+    /// is consumed so the parent's copies of passed file descriptors close.
+    pub fn spawn(mut cmd: Command, capture_stdout: bool) -> Proc {
+        cmd.stderr(Stdio::piped());
+        if capture_stdout {
+            cmd.stdout(Stdio::piped());
+        }
+        let what = format!("{cmd:?}");
+        let mut child = cmd
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {what}: {e}"));
+        drop(cmd);
+        let logs: Logs = Arc::new((Mutex::new(LogState::default()), Condvar::new()));
+        let mut streams = 1;
+        drain_into(logs.clone(), child.stderr.take().unwrap(), "stderr");
+        if capture_stdout {
+            drain_into(logs.clone(), child.stdout.take().unwrap(), "stdout");
+            streams += 1;
+        }
+        Proc {
+            child,
+            logs,
+            streams,
+            status: None,
+            what,
+        }
+    }
+
+    /// A foreground server with these arguments (stdin /dev/null), its address read from the log.
+    pub fn server(args: &[String]) -> (Proc, SocketAddr) {
+        let mut cmd = server_command();
+        cmd.args(args).stdin(Stdio::null());
+        let p = Proc::spawn(cmd, true);
+        let addr = p.addr();
+        (p, addr)
+    }
+
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap()
+    }
+
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig)
+            .unwrap_or_else(|e| panic!("kill -{sig}: {e}"));
+    }
+
+    pub fn logs(&self) -> String {
+        self.logs.0.lock().unwrap().lines.join("\n")
+    }
+
+    /// The first log line satisfying `pred`, waiting at most `timeout`.
+    pub fn wait_log(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> Option<String> {
+        let deadline = Instant::now() + timeout;
+        let (m, cv) = &*self.logs;
+        let mut st = m.lock().unwrap();
+        loop {
+            if let Some(l) = st.lines.iter().find(|l| pred(l)) {
+                return Some(l.clone());
+            }
+            let now = Instant::now();
+            if now >= deadline || st.closed == self.streams {
+                return None;
+            }
+            st = cv.wait_timeout(st, deadline - now).unwrap().0;
+        }
+    }
+
+    /// Waits (bounded) until every captured stream is closed.
+    pub fn wait_output_closed(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (m, cv) = &*self.logs;
+        let mut st = m.lock().unwrap();
+        while st.closed < self.streams {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            st = cv.wait_timeout(st, deadline - now).unwrap().0;
+        }
+        true
+    }
+
+    /// The `listening on` address from the log.
+    pub fn addr(&self) -> SocketAddr {
+        self.wait_log(START_TIMEOUT, |l| l.contains("listening on "))
+            .and_then(|l| parse_listening(&l))
+            .unwrap_or_else(|| {
+                panic!(
+                    "no `listening on` from {}; output:\n{}",
+                    self.what,
+                    self.logs()
+                )
+            })
+    }
+
+    /// The exit status once the process has exited, waiting at most `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<ExitStatus> {
+        if self.status.is_none() {
+            let child = &mut self.child;
+            let mut status = None;
+            poll_until(timeout, || {
+                status = child.try_wait().ok().flatten();
+                status.is_some()
+            });
+            self.status = status;
+        }
+        self.status
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        if self.status.is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
