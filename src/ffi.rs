@@ -57,10 +57,21 @@ pub fn crypt(key: &[u8], setting: &[u8]) -> Option<Vec<u8>> {
     zeroize_vec(&mut key_c);
     // libxcrypt and musl report failure as a string starting with '*' ("*0", "*1") rather
     // than NULL; such a string must never be compared with a stored hash.
+    // musl instead returns "x" for an unusable setting, and silently falls back to DES for an
+    // unknown `$id$`: only an output in the method the setting asked for counts.
+    let prefix = method_prefix(setting)?;
     match result {
-        Some(hash) if !hash.is_empty() && hash[0] != b'*' => Some(hash),
+        Some(hash) if hash.starts_with(prefix) && hash.len() > prefix.len() => Some(hash),
         _ => None,
     }
+}
+
+/// The `$id$` a modular crypt setting starts with (`$6$` for `$6$salt$...`); `None` for DES
+/// or anything else without one, which no supported hash uses.
+fn method_prefix(setting: &[u8]) -> Option<&[u8]> {
+    let rest = setting.strip_prefix(b"$")?;
+    let end = rest.iter().position(|&b| b == b'$')?;
+    Some(&setting[..end + 2])
 }
 
 /// Overwrite a vector's whole allocation (length and spare capacity) with zeros, then empty it.

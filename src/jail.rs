@@ -157,7 +157,8 @@ fn mtime_spec(secs: i64, nsec: u32) -> Result<TimeSpec, FtpError> {
     if nsec >= 1_000_000_000 {
         return Err(BAD_TIME);
     }
-    let secs = libc::time_t::try_from(secs).map_err(|_| BAD_TIME)?;
+    // `try_into` infers time_t: naming it warns on targets where its width is changing.
+    let secs = secs.try_into().map_err(|_| BAD_TIME)?;
     let nsec = nsec.try_into().map_err(|_| BAD_TIME)?;
     Ok(TimeSpec::new(secs, nsec))
 }

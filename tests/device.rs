@@ -301,6 +301,13 @@ fn start_daemon(site: &Site, more: &[&str]) -> (ExitStatus, String) {
 
 #[test]
 fn daemon_writes_pidfile_refuses_a_second_instance_and_cleans_up_on_sigterm() {
+    // qemu-user runs a helper thread of its own, so the emulated process is never single-
+    // threaded and daemonize (which refuses to fork a threaded process) cannot work there;
+    // on a real device it does, and the native run checks it.
+    if env::var_os("FERROFTPD_RUNNER").is_some_and(|r| !r.is_empty()) {
+        println!("SKIP: daemon mode cannot be tested under a qemu-user runner");
+        return;
+    }
     let site = Site::new("daemon");
     fs::write(site.root().join("f"), b"daemon data").unwrap();
     let pidfile = site.path("ferroftpd.pid");

