@@ -130,11 +130,12 @@ impl DataSetup {
             DataSetup::Passive { listener, peer } => {
                 accept_from(&listener, peer, policy.allow_fxp, deadline, abort)?
             }
-            DataSetup::Active { target, local_ip } => connect_to(target, local_ip, deadline)
-                .map_err(|e| {
+            DataSetup::Active { target, local_ip } => {
+                connect_to(target, local_ip, policy.from_port_20, deadline).map_err(|e| {
                     log::info!("active data connection to {target} failed: {e}");
                     OpenFailure::Failed
-                })?,
+                })?
+            }
         };
         if abort.load(Ordering::SeqCst) {
             return Err(OpenFailure::Aborted);
@@ -190,7 +191,12 @@ fn accept_from(
     }
 }
 
-fn connect_to(target: SocketAddr, local_ip: IpAddr, deadline: Instant) -> io::Result<TcpStream> {
+fn connect_to(
+    target: SocketAddr,
+    local_ip: IpAddr,
+    from_port_20: bool,
+    deadline: Instant,
+) -> io::Result<TcpStream> {
     let socket = Socket::new(
         Domain::for_address(target),
         Type::STREAM,
@@ -198,13 +204,26 @@ fn connect_to(target: SocketAddr, local_ip: IpAddr, deadline: Instant) -> io::Re
     )?;
     // Source address = the control connection's local address, so the client sees the data
     // connection come from the server it talks to (matters on multi-homed devices).
+    let port = if from_port_20 { 20 } else { 0 };
     let local = match (local_ip.to_canonical(), target.ip()) {
-        (IpAddr::V4(v4), IpAddr::V4(_)) => Some(SocketAddr::new(IpAddr::V4(v4), 0)),
-        (IpAddr::V6(v6), IpAddr::V6(_)) => Some(SocketAddr::new(IpAddr::V6(v6), 0)),
+        (IpAddr::V4(v4), IpAddr::V4(_)) => Some(SocketAddr::new(IpAddr::V4(v4), port)),
+        (IpAddr::V6(v6), IpAddr::V6(_)) => Some(SocketAddr::new(IpAddr::V6(v6), port)),
         _ => None,
     };
     if let Some(local) = local {
-        socket.bind(&SockAddr::from(local))?;
+        if from_port_20 {
+            // Every active transfer shares port 20 (the peers differ); TIME_WAIT of the last
+            // one must not block the next.
+            socket.set_reuse_address(true)?;
+        }
+        if let Err(e) = socket.bind(&SockAddr::from(local)) {
+            if !from_port_20 {
+                return Err(e);
+            }
+            // Without the privilege for port 20 the transfer still works, from any port.
+            log::warn!("cannot bind port 20 for active mode ({e}); using any port");
+            socket.bind(&SockAddr::from(SocketAddr::new(local.ip(), 0)))?;
+        }
     }
     let timeout = deadline
         .saturating_duration_since(Instant::now())

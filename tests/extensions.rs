@@ -505,3 +505,27 @@ fn fxp_refused_by_default() {
     assert!(err.contains("B refused PORT: 500"), "{err}");
     assert!(!b.root().join("dst.bin").exists());
 }
+
+/// `connect_from_port_20`: active-mode data connections come from ftp-data (port 20), as
+/// RFC 959 describes; needs the privilege to bind it (root here and in CI).
+#[test]
+fn active_mode_from_port_20() {
+    if !nix::unistd::geteuid().is_root() {
+        println!("SKIP: binding port 20 needs root");
+        return;
+    }
+    let srv = Server::builder().opt("connect_from_port_20", "yes").start();
+    fs::write(srv.root().join("f"), b"from twenty").unwrap();
+    let mut c = srv.anon();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let p = l.local_addr().unwrap().port();
+    c.expect(&format!("PORT 127,0,0,1,{},{}", p >> 8, p & 0xff), 200);
+    c.send("RETR f");
+    let d = accept_bounded(&l, IO_TIMEOUT).unwrap();
+    assert_eq!(d.peer_addr().unwrap().port(), 20);
+    assert_eq!(c.read_reply().0, 150);
+    let mut got = Vec::new();
+    (&d).read_to_end(&mut got).unwrap();
+    assert_eq!(got, b"from twenty");
+    assert_eq!(c.read_reply().0, 226);
+}
