@@ -280,7 +280,7 @@ fn copy(
             use std::io::Seek;
             file.seek(io::SeekFrom::Start(offset))
                 .map_err(|e| CopyError::Local(e.into()))?;
-            send_ascii(&mut file, stream, progress, throttle, buf)
+            send_copy(&mut file, stream, progress, throttle, buf, true)
         }
         Payload::SendBytes(bytes) => {
             for chunk in bytes.chunks(throttle.chunk(64 * 1024)) {
@@ -369,7 +369,7 @@ fn send_binary(
                 use std::io::Seek;
                 f.seek(io::SeekFrom::Start(start))
                     .map_err(|e| CopyError::Local(e.into()))?;
-                return send_plain(&mut f, stream, progress, throttle, buf);
+                return send_copy(&mut f, stream, progress, throttle, buf, false);
             }
             Err(Errno::EIO) => return Err(CopyError::Local(FtpError::LocalError)),
             Err(_) => return Err(CopyError::Net),
@@ -377,25 +377,37 @@ fn send_binary(
     }
 }
 
-fn send_plain(
+/// Download by read and write: ASCII type sends every LF as CRLF (RFC 959 §3.1.1.1); binary
+/// type comes here only where sendfile cannot be used.
+fn send_copy(
     file: &mut File,
     stream: &TcpStream,
     progress: &Progress,
     throttle: &mut Throttle,
     buf: &mut [u8],
+    ascii: bool,
 ) -> Result<(), CopyError> {
-    let len = throttle.chunk(buf.len());
+    // ASCII input takes a third of the buffer so the doubled worst case fits in the rest.
+    let split = if ascii { buf.len() / 3 } else { buf.len() };
+    let (input, output) = buf.split_at_mut(split);
+    let len = throttle.chunk(input.len());
     loop {
         if progress.is_aborted() {
             return Err(CopyError::Net);
         }
-        let n = read_file(file, &mut buf[..len])?;
+        let n = read_file(file, &mut input[..len])?;
         if n == 0 {
             return Ok(());
         }
-        write_net(stream, &buf[..n])?;
-        progress.add(n as u64);
-        throttle.after(n, progress)?;
+        let data: &[u8] = if ascii {
+            let m = lf_to_crlf(&input[..n], output);
+            &output[..m]
+        } else {
+            &input[..n]
+        };
+        write_net(stream, data)?;
+        progress.add(data.len() as u64);
+        throttle.after(data.len(), progress)?;
     }
 }
 
@@ -406,32 +418,6 @@ fn read_file(file: &mut File, buf: &mut [u8]) -> Result<usize, CopyError> {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(CopyError::Local(e.into())),
         }
-    }
-}
-
-/// ASCII download: every LF goes out as CRLF (RFC 959 §3.1.1.1).
-fn send_ascii(
-    file: &mut File,
-    stream: &TcpStream,
-    progress: &Progress,
-    throttle: &mut Throttle,
-    buf: &mut [u8],
-) -> Result<(), CopyError> {
-    // Input takes a third of the buffer so the doubled worst case fits in the rest.
-    let (input, output) = buf.split_at_mut(buf.len() / 3);
-    let len = throttle.chunk(input.len());
-    loop {
-        if progress.is_aborted() {
-            return Err(CopyError::Net);
-        }
-        let n = read_file(file, &mut input[..len])?;
-        if n == 0 {
-            return Ok(());
-        }
-        let m = lf_to_crlf(&input[..n], output);
-        write_net(stream, &output[..m])?;
-        progress.add(m as u64);
-        throttle.after(m, progress)?;
     }
 }
 
