@@ -93,18 +93,8 @@ pub fn open_passive(local_ip: IpAddr, range: Option<(u16, u16)>) -> io::Result<T
 }
 
 fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    // Each finished transfer leaves its port in TIME_WAIT; without this a `pasv_ports` range
-    // runs dry after one pass. Linux still refuses a second listener on a port.
-    socket.set_reuse_address(true)?;
-    // Non-blocking from the start: the worker polls it (accepted sockets are blocking again).
-    socket.set_nonblocking(true)?;
-    socket.bind(&SockAddr::from(addr))?;
-    socket.listen(1)?;
-    Ok(socket.into())
+    // One pending connection: the client's. The worker polls the (non-blocking) listener.
+    crate::listener::listen(addr, 1)
 }
 
 /// A cheap, unpredictable-enough number for port choice (no RNG crate, no getrandom syscall).

@@ -315,6 +315,21 @@ impl Jail {
         Ok(file_info(&st))
     }
 
+    /// `p` itself as a listing entry named `name` (a symlink described with its link text).
+    pub fn entry(&self, p: &VirtualPath, name: Vec<u8>) -> Result<DirEntry, FtpError> {
+        let info = self.lstat(p)?;
+        let link_target = if info.kind == FileKind::Symlink {
+            self.read_link(p).ok()
+        } else {
+            None
+        };
+        Ok(DirEntry {
+            name,
+            info,
+            link_target,
+        })
+    }
+
     /// The raw text of the symlink `p`; `NotFound` if `p` is not a symlink.
     pub fn read_link(&self, p: &VirtualPath) -> Result<Vec<u8>, FtpError> {
         let t = self.resolve(p, Last::NoFollow)?;

@@ -4,7 +4,7 @@
 use crate::context::ServerContext;
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::{IpAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,6 +16,23 @@ pub const CONTROL_STACK: usize = if cfg!(debug_assertions) {
 } else {
     128 * 1024
 };
+
+/// A non-blocking listening socket: SO_REUSEADDR (a restarted daemon, or a passive port whose
+/// last transfer is in TIME_WAIT, can listen again; Linux still refuses a second listener on
+/// one port) and IPV6_V6ONLY (one socket per family, so `-l ::` and `-l 0.0.0.0` coexist).
+/// Accepted sockets are blocking again (accept4 does not inherit O_NONBLOCK).
+pub fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&SockAddr::from(addr))?;
+    socket.listen(backlog)?;
+    Ok(socket.into())
+}
 
 /// Counts of connections in total and per client address.
 pub struct Limits {
@@ -109,9 +126,8 @@ fn wait_acceptable(listener: &TcpListener, ctx: &ServerContext) -> bool {
 
 /// Accept connections until shutdown, one control thread each.
 pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<Limits>) {
-    // Non-blocking: a connection reset between poll and accept must not park this thread
-    // where shutdown cannot reach it. Accepted sockets are blocking again (accept4 flags).
-    let _ = listener.set_nonblocking(true);
+    // The listener is non-blocking (`listen`): a connection reset between poll and accept
+    // must not park this thread where shutdown cannot reach it.
     while wait_acceptable(&listener, &ctx) {
         let stream = match listener.accept() {
             Ok((s, _)) => s,

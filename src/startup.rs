@@ -15,8 +15,7 @@ use crate::privilege;
 use crate::system_users::SystemUsers;
 use crate::xferlog::XferLog;
 use nix::sys::signal::{SigSet, Signal};
-use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-use std::net::{SocketAddr, TcpListener};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -26,20 +25,6 @@ const BACKLOG: i32 = 128;
 
 /// Re-reads the configuration for SIGHUP (the same file and command-line options as at start).
 pub type Reloader = Box<dyn Fn() -> Result<Config, String>>;
-
-/// Bind one listening socket.
-pub fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
-    // Restarting the daemon must not wait for TIME_WAIT of the previous instance.
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        // One socket per family: `-l ::` and `-l 0.0.0.0` can both be given.
-        socket.set_only_v6(true)?;
-    }
-    socket.bind(&SockAddr::from(addr))?;
-    socket.listen(BACKLOG)?;
-    Ok(socket.into())
-}
 
 /// Build the reloadable settings: open the anonymous root, load the users file, open the
 /// xferlog, read the banner file. `chroot_root` is the process root after a chroot (paths
@@ -140,6 +125,13 @@ fn drop_privileges(config: &Config) -> Result<Option<PathBuf>, String> {
     Ok(chroot_dir)
 }
 
+/// Open everything the sessions need from outside a chroot, then give up privileges.
+fn settings_then_privileges(config: Config) -> Result<Settings, String> {
+    let mut settings = load_settings(config, None)?;
+    settings.chroot_root = drop_privileges(&settings.config)?;
+    Ok(settings)
+}
+
 /// Run the server until SIGTERM/SIGINT; returns after a graceful shutdown.
 pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     if config.inetd {
@@ -154,7 +146,8 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     let mut listeners = Vec::new();
     for ip in &config.listen {
         let addr = SocketAddr::new(*ip, config.port);
-        let l = bind(addr).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let l =
+            listener::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = l.local_addr().map_err(|e| e.to_string())?;
         listeners.push((l, bound));
     }
@@ -174,11 +167,7 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     let (max_clients, max_per_ip) = (config.max_clients, config.max_per_ip);
     let bans = Bans::new(config.ban_after, config.ban_window, config.ban_time);
     let startup_config = config.clone();
-    // Everything from outside a chroot is opened before privileges go.
-    let settings = load_settings(config, None)?;
-    let chroot_root = drop_privileges(&startup_config)?;
-    let mut settings = settings;
-    settings.chroot_root = chroot_root;
+    let settings = settings_then_privileges(config)?;
     let pool = DataPool::start(settings.config.data_threads)
         .map_err(|e| format!("cannot start data threads: {e}"))?;
     let limits = Limits::new(max_clients, max_per_ip);
@@ -217,12 +206,8 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
 
 /// inetd/tcpsvd mode: one session on stdin/stdout, then exit.
 fn run_inetd(config: Config) -> Result<(), String> {
-    let startup_config = config.clone();
     let threads = config.data_threads.min(2);
-    let settings = load_settings(config, None)?;
-    let chroot_root = drop_privileges(&startup_config)?;
-    let mut settings = settings;
-    settings.chroot_root = chroot_root;
+    let settings = settings_then_privileges(config)?;
     // One session per process: two data threads are plenty (a transfer and a checksum).
     let pool = DataPool::start(threads).map_err(|e| format!("cannot start data threads: {e}"))?;
     let bans = Bans::new(0, Duration::from_secs(1), Duration::from_secs(1));

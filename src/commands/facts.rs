@@ -7,22 +7,6 @@ use crate::listing::{self, DirRole};
 use crate::reply::{Reply, ReplyCode};
 use crate::timefmt;
 use crate::transfer::Payload;
-use crate::vpath::VirtualPath;
-
-fn entry_for(ctl: &Control, path: &VirtualPath, name: Vec<u8>) -> Result<DirEntry, FtpError> {
-    let jail = ctl.session.jail()?;
-    let info = jail.lstat(path)?;
-    let link_target = if info.kind == FileKind::Symlink {
-        jail.read_link(path).ok()
-    } else {
-        None
-    };
-    Ok(DirEntry {
-        name,
-        info,
-        link_target,
-    })
-}
 
 fn writable(ctl: &Control) -> bool {
     ctl.session.account().is_some_and(|a| a.writable)
@@ -32,7 +16,7 @@ fn writable(ctl: &Control) -> bool {
 pub fn mlst(ctl: &mut Control, arg: Option<&[u8]>) -> Result<Reply, FtpError> {
     let path = ctl.session.path(arg.unwrap_or(b"."))?;
     // The pathname shown is the absolute virtual path (RFC 3659 §7.3: unambiguous).
-    let entry = entry_for(ctl, &path, path.as_bytes().to_vec())?;
+    let entry = ctl.session.jail()?.entry(&path, path.as_bytes().to_vec())?;
     let resolved = ctl.session.jail()?.stat(&path).ok();
     let line = listing::format_mlst_line(
         &entry,

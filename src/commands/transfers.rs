@@ -433,17 +433,7 @@ fn build_listing(ctl: &Control, arg: Option<&[u8]>, long: bool) -> Result<Vec<u8
         }
     } else {
         // A single file (or `-d`): shown under the name the client gave, as ls does.
-        let info = jail.lstat(&path)?;
-        let link_target = if info.kind == FileKind::Symlink {
-            jail.read_link(&path).ok()
-        } else {
-            None
-        };
-        let entry = DirEntry {
-            name: target.clone(),
-            info,
-            link_target,
-        };
+        let entry = jail.entry(&path, target.clone())?;
         emit(&mut out, b"", entry, long, now);
     }
     Ok(out)
