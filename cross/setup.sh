@@ -43,12 +43,14 @@ fi
 # libstd-rust-web-dev is the x86_64 std of rustc-web: build scripts and proc macros run on the
 # host and use it. python3-venv is needed for the zig venv.
 apt=($SUDO apt-get -o DPkg::Lock::Timeout=600 -o Acquire::Retries=3)
-installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
+# Command output is captured before grep sees it: under pipefail, `cmd | grep -q` fails at
+# random when grep's early exit kills the writer with SIGPIPE.
+installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = 'install ok installed' ]; }
 base=(qemu-user-static python3-venv)
 rust=(rustc-web cargo-web rust-web-src libstd-rust-web-dev)
 nightly_src() {
     command -v rustup >/dev/null &&
-        rustup component list --toolchain nightly --installed 2>/dev/null | grep -q '^rust-src'
+        grep -q '^rust-src' <<<"$(rustup component list --toolchain nightly --installed 2>/dev/null)"
 }
 missing=()
 for p in "${base[@]}" "${rust[@]}"; do installed "$p" || missing+=("$p"); done
@@ -82,7 +84,7 @@ if [ "$debian_rust" = 1 ]; then
         die "rust-web-src did not provide /usr/lib/rustlib/src/rust/library (for -Z build-std)"
     # With rustup on PATH, `cargo` is rustup's proxy; the link lets RUSTUP_TOOLCHAIN=debian-web
     # pick /usr/bin/{cargo,rustc}. Without rustup, /usr/bin/cargo runs directly.
-    if command -v rustup >/dev/null && ! rustup toolchain list | grep -q "^$RUST_TOOLCHAIN_NAME\b"; then
+    if command -v rustup >/dev/null && ! grep -q "^$RUST_TOOLCHAIN_NAME\b" <<<"$(rustup toolchain list)"; then
         say "linking /usr as rustup toolchain $RUST_TOOLCHAIN_NAME"
         rustup toolchain link "$RUST_TOOLCHAIN_NAME" /usr
     fi
@@ -125,4 +127,4 @@ if [ "$WITH_BINFMT" = 1 ]; then
     done
 fi
 
-say "OK: toolchain $toolchain ($(RUSTUP_TOOLCHAIN=$toolchain rustc -V)), zig $("$zig" version), $(qemu-arm-static --version | head -n 1)"
+say "OK: toolchain $toolchain ($(RUSTUP_TOOLCHAIN=$toolchain rustc -V)), zig $("$zig" version), $(qemu-arm-static --version | sed -n 1p)"
