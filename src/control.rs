@@ -6,6 +6,7 @@ use crate::commands;
 use crate::context::{ServerContext, Settings};
 use crate::data_channel::{DataPolicy, DataSetup};
 use crate::error::FtpError;
+use crate::inline_send::{self, Inline};
 use crate::line_reader::{LineEvent, LineReader};
 use crate::reply::{Reply, ReplyCode};
 use crate::session::Session;
@@ -298,8 +299,41 @@ impl Control {
             from_port_20: cfg.connect_from_port_20,
         };
         let is_transfer = setup.is_some();
+        let (mut payload, mut setup, mut opening) = (payload, setup, opening);
+        let mut sent_inline = 0;
+        if inline_send::eligible(&payload, rate) {
+            setup = setup.map(|s| s.accept_pending(policy.allow_fxp));
+            let attempt = match &setup {
+                Some(DataSetup::Connected(stream)) => {
+                    if let Some(opening) = opening.take() {
+                        self.send(&opening);
+                    }
+                    inline_send::send(payload, stream)
+                }
+                _ => Inline::Rest(payload, 0),
+            };
+            match attempt {
+                Inline::Done(outcome) => {
+                    // The data connection closes before the final reply, as after a worker.
+                    drop(setup);
+                    return Ok(self.conclude(outcome, false, is_transfer));
+                }
+                Inline::Rest(rest, sent) => {
+                    if matches!(setup, Some(DataSetup::Connected(_))) {
+                        log::debug!(
+                            "{}: sent {sent} bytes inline; a worker sends the rest",
+                            self.session.peer
+                        );
+                    }
+                    (payload, sent_inline) = (rest, sent);
+                }
+            }
+        }
+        // The 150 went out already when an inline attempt started.
+        let announced = opening.is_none();
         let (job, handle) =
             TransferJob::new(payload, setup, policy).map_err(|_| FtpError::LocalError)?;
+        handle.progress.add(sent_inline);
         if self
             .ctx
             .pool
@@ -310,12 +344,27 @@ impl Control {
                 "{}: all data threads busy, refusing transfer",
                 self.session.peer
             );
+            if announced {
+                let lost = TransferOutcome::ConnectionLost(sent_inline);
+                return Ok(self.conclude(lost, false, is_transfer));
+            }
             return Err(FtpError::CantOpenData);
         }
         if let Some(opening) = opening {
             self.send(&opening);
         }
         let (outcome, aborted_by_client) = self.wait_transfer(&handle);
+        Ok(self.conclude(outcome, aborted_by_client, is_transfer))
+    }
+
+    /// Account for a finished job and make its final reply (sending the transfer's own reply
+    /// first when ABOR ended it, so the returned one is ABOR's 226).
+    fn conclude(
+        &mut self,
+        outcome: TransferOutcome,
+        aborted_by_client: bool,
+        is_transfer: bool,
+    ) -> (Reply, TransferOutcome) {
         if is_transfer {
             self.session.stats.transfers += 1;
         }
@@ -333,9 +382,9 @@ impl Control {
             // finished anyway), then 226 for the ABOR itself.
             self.send(&reply);
             let abor = Reply::new(ReplyCode::ClosingData, "ABOR successful.");
-            return Ok((abor, outcome));
+            return (abor, outcome);
         }
-        Ok((reply, outcome))
+        (reply, outcome)
     }
 
     /// Wait for the job, serving the control connection; returns the outcome and whether ABOR

@@ -25,6 +25,9 @@ pub enum DataSetup {
         /// Source address: the control connection's local address.
         local_ip: IpAddr,
     },
+    /// Already connected: a passive connection taken while the control thread sent the start
+    /// of a download itself (see `inline_send`).
+    Connected(TcpStream),
 }
 
 /// Why a data connection could not be made.
@@ -113,6 +116,25 @@ fn pseudo_random() -> u32 {
 }
 
 impl DataSetup {
+    /// A passive setup whose client has already connected becomes `Connected`, without
+    /// waiting; anything else comes back unchanged.
+    pub fn accept_pending(self, allow_fxp: bool) -> DataSetup {
+        let DataSetup::Passive { listener, peer } = self else {
+            return self;
+        };
+        match listener.accept() {
+            Ok((stream, from)) if allow_fxp || same_host(from.ip(), peer) => {
+                DataSetup::Connected(stream)
+            }
+            Ok((_, from)) => {
+                // SECURITY: as in `accept_from`; the worker keeps waiting for the real peer.
+                log::warn!("refused passive data connection from {from} (expected {peer})");
+                DataSetup::Passive { listener, peer }
+            }
+            Err(_) => DataSetup::Passive { listener, peer },
+        }
+    }
+
     /// Establish the data connection, giving up at the deadline or when `abort` is set.
     pub fn connect(self, policy: DataPolicy, abort: &AtomicBool) -> Result<TcpStream, OpenFailure> {
         let deadline = Instant::now() + policy.timeout;
@@ -126,6 +148,7 @@ impl DataSetup {
                     OpenFailure::Failed
                 })?
             }
+            DataSetup::Connected(stream) => stream,
         };
         if abort.load(Ordering::SeqCst) {
             return Err(OpenFailure::Aborted);
@@ -145,11 +168,26 @@ fn accept_from(
     abort: &AtomicBool,
 ) -> Result<TcpStream, OpenFailure> {
     use nix::poll::{poll, PollFd, PollFlags};
-    // The listener is non-blocking (listen_on); accept4 gives a blocking stream.
-    // Bounded: at most one pass per 200 ms slice until the deadline.
+    // The listener is non-blocking (listen_on); accept4 gives a blocking stream. Accept is
+    // tried before poll: the client has usually connected before it sent RETR.
+    // Bounded by the deadline: each pass accepts once or sleeps at most 200 ms.
     loop {
         if abort.load(Ordering::SeqCst) {
             return Err(OpenFailure::Aborted);
+        }
+        match listener.accept() {
+            Ok((stream, from)) => {
+                // SECURITY: a data connection from another host than the control peer is
+                // someone stealing the port (RFC 2577 §8); drop it and keep waiting.
+                // The deadline check below still bounds a flood of them.
+                if allow_fxp || same_host(from.ip(), peer) {
+                    return Ok(stream);
+                }
+                log::warn!("refused passive data connection from {from} (expected {peer})");
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => return Err(OpenFailure::Failed),
         }
         let now = Instant::now();
         if now >= deadline {
@@ -159,23 +197,7 @@ fn accept_from(
         let ms = u16::try_from(slice.as_millis()).unwrap_or(200);
         let mut fds = [PollFd::new(listener.as_fd(), PollFlags::POLLIN)];
         match poll(&mut fds, ms) {
-            Ok(0) => continue,
-            Ok(_) => {}
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(_) => return Err(OpenFailure::Failed),
-        }
-        match listener.accept() {
-            Ok((stream, from)) => {
-                // SECURITY: a data connection from another host than the control peer is
-                // someone stealing the port (RFC 2577 §8); drop it and keep waiting.
-                if !allow_fxp && !same_host(from.ip(), peer) {
-                    log::warn!("refused passive data connection from {from} (expected {peer})");
-                    continue;
-                }
-                return Ok(stream);
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(_) => return Err(OpenFailure::Failed),
         }
     }

@@ -21,6 +21,8 @@ pub struct PoolBusy;
 struct State {
     queue: VecDeque<TransferJob>,
     idle: usize,
+    // Submitters waiting for a worker: only then is there anyone to notify (a futex call).
+    waiting: usize,
 }
 
 struct Shared {
@@ -72,10 +74,12 @@ impl DataPool {
             if now >= deadline {
                 return Err(PoolBusy);
             }
+            state.waiting += 1;
             match self.shared.worker_idle.wait_timeout(state, deadline - now) {
                 Ok((s, _)) => state = s,
                 Err(_) => return Err(PoolBusy),
             }
+            state.waiting -= 1;
         }
         state.queue.push_back(job);
         drop(state);
@@ -93,7 +97,9 @@ fn worker(shared: &Shared) {
                 return;
             };
             state.idle += 1;
-            shared.worker_idle.notify_all();
+            if state.waiting > 0 {
+                shared.worker_idle.notify_all();
+            }
             loop {
                 if let Some(job) = state.queue.pop_front() {
                     state.idle -= 1;

@@ -47,6 +47,7 @@ pub mod data_pool;
 pub mod error;
 pub mod ffi;
 pub mod file_info;
+pub mod inline_send;
 pub mod jail;
 pub mod line_reader;
 pub mod listener;

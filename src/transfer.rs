@@ -6,7 +6,7 @@ use crate::ratelimit::RateLimiter;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
@@ -30,6 +30,8 @@ pub enum Payload {
         offset: u64,
         /// ASCII type: LF becomes CRLF.
         ascii: bool,
+        /// The file's size when it was opened (decides whether to try `inline_send`).
+        size: u64,
     },
     /// LIST/NLST/MLSD: bytes already formatted.
     SendBytes(Vec<u8>),
@@ -59,7 +61,9 @@ pub struct Progress {
     aborted: AtomicBool,
     // A Mutex, not AtomicU64: 32-bit MIPS and ARMv5 have no 64-bit atomics.
     bytes: Mutex<u64>,
-    socket: Mutex<Option<TcpStream>>,
+    // The data socket's fd while a worker uses it; `Attached` clears it before the socket can
+    // close, so ABOR never shuts down a reused fd number. No dup: two syscalls per transfer.
+    socket: Mutex<Option<RawFd>>,
 }
 
 impl Progress {
@@ -72,8 +76,8 @@ impl Progress {
     pub fn abort(&self) {
         self.aborted.store(true, Ordering::SeqCst);
         if let Ok(guard) = self.socket.lock() {
-            if let Some(s) = guard.as_ref() {
-                let _ = s.shutdown(Shutdown::Both);
+            if let Some(fd) = *guard {
+                let _ = nix::sys::socket::shutdown(fd, nix::sys::socket::Shutdown::Both);
             }
         }
     }
@@ -83,25 +87,34 @@ impl Progress {
         self.aborted.load(Ordering::SeqCst)
     }
 
-    fn add(&self, n: u64) {
+    /// Count `n` more bytes moved.
+    pub(crate) fn add(&self, n: u64) {
         if let Ok(mut b) = self.bytes.lock() {
             *b = b.saturating_add(n);
         }
     }
 
-    fn attach(&self, stream: &TcpStream) {
-        if let (Ok(clone), Ok(mut guard)) = (stream.try_clone(), self.socket.lock()) {
-            *guard = Some(clone);
+    /// Let `abort` reach `stream` until the returned guard drops; declare the guard after
+    /// the stream so it drops first, on every path including unwinding.
+    #[must_use = "abort reaches the socket only while the guard lives"]
+    fn attach<'a>(&'a self, stream: &TcpStream) -> Attached<'a> {
+        if let Ok(mut guard) = self.socket.lock() {
+            *guard = Some(stream.as_raw_fd());
         }
         // An ABOR that raced the attach must still reach the socket.
         if self.is_aborted() {
             let _ = stream.shutdown(Shutdown::Both);
         }
+        Attached(self)
     }
+}
 
-    fn detach(&self) {
-        if let Ok(mut guard) = self.socket.lock() {
-            // The clone must close too, or the client would never see EOF.
+/// The data socket is reachable by `Progress::abort` while this lives.
+struct Attached<'a>(&'a Progress);
+
+impl Drop for Attached<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut guard) = self.0.socket.lock() {
             *guard = None;
         }
     }
@@ -191,11 +204,11 @@ impl TransferJob {
             Err(OpenFailure::Aborted) => TransferOutcome::Aborted(0),
             Err(OpenFailure::Failed) => TransferOutcome::CantOpen,
             Ok(stream) => {
-                progress.attach(&stream);
+                let attached = progress.attach(&stream);
                 let mut throttle = Throttle::new(self.policy.rate);
                 let result = copy(self.payload, &stream, &progress, &mut throttle, buf);
-                let _ = stream.shutdown(Shutdown::Write);
-                progress.detach();
+                drop(attached);
+                // Closing sends the FIN after the queued data; no shutdown call needed.
                 drop(stream);
                 let moved = progress.bytes();
                 match result {
@@ -271,11 +284,13 @@ fn copy(
             file,
             offset,
             ascii: false,
+            ..
         } => send_binary(&file, offset, stream, progress, throttle, buf),
         Payload::SendFile {
             mut file,
             offset,
             ascii: true,
+            ..
         } => {
             use std::io::Seek;
             file.seek(io::SeekFrom::Start(offset))
@@ -580,12 +595,33 @@ mod tests {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
         let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let p = Progress::default();
-        p.attach(&c);
+        let attached = p.attach(&c);
         p.abort();
         assert!(p.is_aborted());
         let mut b = [0u8; 1];
         // Shutdown of the client side makes the server see EOF.
         assert_eq!(s.read(&mut b).unwrap(), 0);
+        drop(attached);
+    }
+
+    #[test]
+    fn abort_after_detach_leaves_the_fd_alone() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let c = TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(Duration::from_millis(200))).unwrap();
+        let p = Progress::default();
+        drop(p.attach(&c));
+        // The fd number may belong to another connection by now: abort must not touch it.
+        p.abort();
+        let mut b = [0u8; 1];
+        let err = s.read(&mut b).unwrap_err();
+        assert!(matches!(
+            err.kind(),
+            io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+        ));
+        drop(c);
     }
 }

@@ -253,6 +253,9 @@ fn saturated_data_pool_answers_425_after_pool_wait() {
         .start();
     let len = 48u64 << 20;
     write_pattern_file(&srv.root().join("big"), len, 11);
+    // Over 64 KiB: too big for the control thread to send itself, so it needs a worker.
+    let medium = pattern(1 << 20, 12);
+    fs::write(srv.root().join("medium"), &medium).unwrap();
     fs::write(srv.root().join("small"), b"small").unwrap();
     // A holds the only worker: it reads nothing while the file does not fit in socket buffers.
     let mut a = srv.anon();
@@ -262,9 +265,10 @@ fn saturated_data_pool_answers_425_after_pool_wait() {
     a_data.read_exact(&mut first).unwrap();
 
     let mut b = srv.anon();
+    b.expect("TYPE I", 200);
     let _b_data = b.pasv();
     let t = Instant::now();
-    let (mut code, mut text) = b.cmd("RETR small");
+    let (mut code, mut text) = b.cmd("RETR medium");
     if code == 150 {
         (code, text) = b.read_reply();
     }
@@ -272,10 +276,18 @@ fn saturated_data_pool_answers_425_after_pool_wait() {
     assert!(t.elapsed() < Duration::from_secs(15), "{:?}", t.elapsed());
     b.expect("NOOP", 200);
 
+    // Small downloads and listings need no worker: the control thread sends them itself.
+    assert_eq!(b.retr("small"), b"small");
+    assert!(lossy(&b.nlst("")).contains("medium"));
+    // Active mode always goes through the pool: refused too.
+    let _b_port = b.port();
+    let (code, text) = b.cmd("RETR small");
+    assert_eq!(code, 425, "active mode needs a worker: {text}");
+
     // Once A is done, B gets the worker.
     let (_, rest) = crc_reader(&mut a_data).unwrap();
     assert_eq!(rest + 4096, len);
     drop(a_data);
     assert_eq!(a.read_reply().0, 226);
-    assert_eq!(b.retr("small"), b"small");
+    assert!(b.retr("medium") == medium, "medium differs");
 }

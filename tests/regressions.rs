@@ -42,12 +42,13 @@ fn abor_sent_wholly_as_urgent_data_is_answered() {
 /// benchmark: 2000 sequential transfers through a 1000-port range failed after 693).
 #[test]
 fn pasv_port_range_is_reusable_right_away() {
-    // A one-port range makes the second transfer hit the first one's TIME_WAIT.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    // A one-port range makes the second transfer hit the first one's TIME_WAIT. The port is
+    // below Linux's ephemeral range (32768 and up), where no outgoing connection on this
+    // machine can take it in the middle of the test.
+    let port = (0..2000u16)
+        .map(|i| 20000 + (i * 37 + std::process::id() as u16 % 997) % 12000)
+        .find(|&p| std::net::TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port below the ephemeral range");
     let srv = Server::builder()
         .opt("pasv_ports", format!("{port}-{port}"))
         .start();

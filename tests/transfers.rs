@@ -551,3 +551,38 @@ fn file_of_100_mib_by_crc32() {
     drop(s);
     assert_eq!(c.read_reply().0, 226);
 }
+
+/// A small download that the client's window cannot take at once: the control thread sends
+/// what fits without waiting, a data worker sends the rest on the same connection.
+#[test]
+fn small_download_to_a_narrow_window_is_finished_by_a_worker() {
+    let srv = Server::builder().verbose().start();
+    // 64 KiB: the largest download the control thread tries itself.
+    let data = pattern(64 * 1024, 41);
+    fs::write(srv.root().join("narrow"), &data).unwrap();
+    let mut c = srv.anon();
+    c.expect("TYPE I", 200);
+    let text = c.expect("PASV", 227);
+    let addr = parse_227(&text).unwrap();
+    let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    // Set before connecting: a small window, and the smallest MSS Linux allows (88), whose
+    // per-segment overhead fills the server's send buffer before the file is queued (with
+    // loopback's usual 64 KiB MSS the kernel would take all of it at once).
+    sock.set_recv_buffer_size(1024).unwrap();
+    sock.set_tcp_mss(88).unwrap();
+    sock.connect_timeout(&addr.into(), IO_TIMEOUT).unwrap();
+    let mut s: std::net::TcpStream = sock.into();
+    s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let (code, text) = c.cmd("RETR narrow");
+    assert_eq!(code, 150, "{text}");
+    // Reading nothing for a moment lets the server's non-blocking send fill the window.
+    thread::sleep(Duration::from_millis(300));
+    let got = read_all(&mut s).unwrap();
+    assert!(got == data, "received {} bytes, different", got.len());
+    assert_eq!(c.read_reply().0, 226);
+    assert!(
+        srv.wait_for_log(Duration::from_secs(5), |l| l.contains("a worker sends the rest")),
+        "the transfer never went to the pool:\n{}",
+        srv.logs()
+    );
+}

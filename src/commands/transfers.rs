@@ -173,6 +173,7 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         file,
         offset,
         ascii,
+        size: info.size,
     };
     let started = Instant::now();
     let (reply, outcome) = ctl.run_transfer(payload, opening)?;
