@@ -4,7 +4,7 @@
 //! when every worker is busy the caller waits up to its deadline and then gets the job back
 //! (the control thread answers 425).
 
-use crate::transfer::{TransferJob, BUFFER_SIZE};
+use crate::transfer::TransferJob;
 use std::collections::VecDeque;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
@@ -89,7 +89,8 @@ impl DataPool {
 }
 
 fn worker(shared: &Shared) {
-    // Allocated once per worker, lazily: an idle pool costs no buffer memory.
+    // Allocated once per worker by the first job that copies (see `transfer::scratch`): an
+    // idle pool, or one that only runs sendfile downloads, costs no buffer memory.
     let mut buf: Vec<u8> = Vec::new();
     loop {
         let job = {
@@ -111,9 +112,6 @@ fn worker(shared: &Shared) {
                 };
             }
         };
-        if buf.is_empty() {
-            buf = vec![0u8; BUFFER_SIZE];
-        }
         // A panic inside one transfer must not shrink the pool; the job (and with it the
         // completion pipe) is dropped during unwinding, so its control thread wakes up.
         if catch_unwind(AssertUnwindSafe(|| job.run(&mut buf))).is_err() {

@@ -13,7 +13,8 @@ use std::time::Duration;
 
 /// Uploads start writeback every this many bytes when they will fsync at the end.
 const WRITEBACK_STEP: usize = 8 * 1024 * 1024;
-/// Size of each worker's buffer, allocated once per worker, never per transfer.
+/// Size of each worker's buffer, allocated once per worker (on its first copying transfer:
+/// sendfile downloads never need it), never per transfer.
 pub const BUFFER_SIZE: usize = 128 * 1024;
 /// Largest sendfile call: small enough that ABOR and STAT progress are seen promptly, large
 /// enough that the syscall count is negligible (4096 calls per GiB).
@@ -187,13 +188,14 @@ impl TransferJob {
         Ok((job, handle))
     }
 
-    /// Run the transfer to its end on the calling (worker) thread, using `buf` as scratch.
-    pub fn run(self, buf: &mut [u8]) {
+    /// Run the transfer to its end on the calling (worker) thread, using `buf` as scratch
+    /// (grown to [`BUFFER_SIZE`] by the first transfer that copies through user space).
+    pub fn run(self, buf: &mut Vec<u8>) {
         let progress = Arc::clone(&self.progress);
         let Some(setup) = self.setup else {
             let outcome = match self.payload {
                 Payload::Checksum { file, start, len } => {
-                    checksum(file, start, len, &progress, buf)
+                    checksum(file, start, len, &progress, scratch(buf))
                 }
                 _ => TransferOutcome::CantOpen,
             };
@@ -277,7 +279,7 @@ fn copy(
     stream: &TcpStream,
     progress: &Progress,
     throttle: &mut Throttle,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
 ) -> Result<(), CopyError> {
     match payload {
         Payload::SendFile {
@@ -295,7 +297,7 @@ fn copy(
             use std::io::Seek;
             file.seek(io::SeekFrom::Start(offset))
                 .map_err(|e| CopyError::Local(e.into()))?;
-            send_copy(&mut file, stream, progress, throttle, buf, true)
+            send_copy(&mut file, stream, progress, throttle, scratch(buf), true)
         }
         Payload::SendBytes(bytes) => {
             for chunk in bytes.chunks(throttle.chunk(64 * 1024)) {
@@ -309,7 +311,7 @@ fn copy(
             Ok(())
         }
         Payload::Receive { file, ascii, sync } => {
-            receive(file, ascii, sync, stream, progress, throttle, buf)
+            receive(file, ascii, sync, stream, progress, throttle, scratch(buf))
         }
         // Checksums never reach a data connection (no setup); refuse rather than send.
         Payload::Checksum { .. } => Err(CopyError::Local(FtpError::LocalError)),
@@ -348,6 +350,15 @@ fn checksum(
     TransferOutcome::Hashed(hasher.finalize(), progress.bytes())
 }
 
+/// The worker's scratch buffer, allocated on first use: only copying transfers need it, and
+/// musl's calloc touches (and so makes resident) every page it hands out.
+fn scratch(buf: &mut Vec<u8>) -> &mut [u8] {
+    if buf.len() < BUFFER_SIZE {
+        buf.resize(BUFFER_SIZE, 0);
+    }
+    &mut buf[..]
+}
+
 fn write_net(mut stream: &TcpStream, data: &[u8]) -> Result<(), CopyError> {
     stream.write_all(data).map_err(|_| CopyError::Net)
 }
@@ -359,7 +370,7 @@ fn send_binary(
     stream: &TcpStream,
     progress: &Progress,
     throttle: &mut Throttle,
-    buf: &mut [u8],
+    buf: &mut Vec<u8>,
 ) -> Result<(), CopyError> {
     use nix::errno::Errno;
     // off64_t: a 64-bit offset even on 32-bit glibc, where off_t would wrap past 2 GiB.
@@ -384,7 +395,7 @@ fn send_binary(
                 use std::io::Seek;
                 f.seek(io::SeekFrom::Start(start))
                     .map_err(|e| CopyError::Local(e.into()))?;
-                return send_copy(&mut f, stream, progress, throttle, buf, false);
+                return send_copy(&mut f, stream, progress, throttle, scratch(buf), false);
             }
             Err(Errno::EIO) => return Err(CopyError::Local(FtpError::LocalError)),
             Err(_) => return Err(CopyError::Net),
