@@ -15,7 +15,11 @@
 //! control:  220 -> loop { LineReader::next_line -> command::parse -> login gate
 //!           -> commands::dispatch -> Result<Reply, FtpError> -> Reply::write_to }
 //! RETR:     session.path(arg) -> jail.open_read (regular files only) -> REST offset
-//!           -> Control::run_transfer: DataPool::submit (bounded wait, else 425) -> 150
+//!           -> Control::run_transfer:
+//!              <= 64 KiB binary/listing and the passive client already connected:
+//!                150 -> inline_send (non-blocking, on the control thread) -> 226
+//!                (whatever the socket did not take goes on to the pool, below)
+//!              otherwise: DataPool::submit (bounded wait, else 425) -> 150
 //!           -> poll(control socket, job's completion pipe): ABOR/STAT/NOOP served meanwhile
 //!           worker: DataSetup::connect (peer checks) -> sendfile / copy loop -> close socket
 //!           -> outcome -> 226 | 426 | 451 | 452
@@ -30,6 +34,7 @@
 //!   named in [`reply::ReplyCode`], and the wire format lives in [`reply::Reply::to_bytes`];
 //! - data connections and their security checks (PORT bounce, PASV peer) are in
 //!   [`data_channel`]; the worker pool in [`data_pool`]; the copy loops in [`transfer`];
+//!   small downloads that skip the pool in [`inline_send`];
 //! - logins in [`auth`] (crypt(3) hashes, the only `unsafe` is in [`ffi`]); settings in
 //!   [`config`] and [`cli`].
 
