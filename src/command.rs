@@ -58,9 +58,9 @@ pub enum Command {
     Noop,
     /// SYST.
     Syst,
-    /// HELP [verb].
+    /// `HELP [verb]`.
     Help(Option<Vec<u8>>),
-    /// STAT [path].
+    /// `STAT [path]`.
     Stat(Option<Vec<u8>>),
     /// PWD / XPWD.
     Pwd,
@@ -92,9 +92,9 @@ pub enum Command {
     Epsv(EpsvArg),
     /// EPRT |proto|addr|port|.
     Eprt(SocketAddr),
-    /// LIST [flags] [path].
+    /// `LIST [flags] [path]`.
     List(Option<Vec<u8>>),
-    /// NLST [flags] [path].
+    /// `NLST [flags] [path]`.
     Nlst(Option<Vec<u8>>),
     /// RETR path.
     Retr(Vec<u8>),
@@ -116,27 +116,27 @@ pub enum Command {
     Smnt,
     /// FEAT (RFC 2389).
     Feat,
-    /// OPTS option [value] (RFC 2389).
+    /// `OPTS option [value]` (RFC 2389).
     Opts(Vec<u8>),
     /// SIZE path (RFC 3659).
     Size(Vec<u8>),
     /// MDTM path (RFC 3659).
     Mdtm(Vec<u8>),
-    /// MLST [path] (RFC 3659 §7): facts over the control connection.
+    /// `MLST [path]` (RFC 3659 §7): facts over the control connection.
     Mlst(Option<Vec<u8>>),
-    /// MLSD [path] (RFC 3659 §7): facts over the data connection.
+    /// `MLSD [path]` (RFC 3659 §7): facts over the data connection.
     Mlsd(Option<Vec<u8>>),
     /// MFMT time path: set the modification time (draft-somers-ftp-mfxx).
     Mfmt(i64, u32, Vec<u8>),
     /// HOST name (RFC 7151).
     Host(Vec<u8>),
-    /// LANG [tag] (RFC 2640 §4).
+    /// `LANG [tag]` (RFC 2640 §4).
     Lang(Option<Vec<u8>>),
     /// HASH path (draft-bryan-ftpext-hash).
     Hash(Vec<u8>),
     /// RANG start end: byte range for the next HASH; `RANG 1 0` resets.
     Rang(u64, u64),
-    /// XCRC path [start [end]]: CRC32 of the file or of bytes start..end.
+    /// `XCRC path [start [end]]`: CRC32 of the file or of bytes start..end.
     Xcrc(Vec<u8>, Option<u64>, Option<u64>),
 }
 
