@@ -1,25 +1,35 @@
-//! The one audited place for `unsafe`: libc `crypt(3)`, volatile zeroing of secrets, `fork(2)`,
+//! The one audited place for `unsafe`: libc `crypt_r(3)`, volatile zeroing of secrets, `fork(2)`,
 //! and `sync_file_range(2)`.
 
 use std::ffi::{c_char, CStr};
 use std::io;
-use std::sync::Mutex;
 
 mod sys {
-    use std::ffi::c_char;
+    use std::ffi::{c_char, c_void};
 
-    // glibc moved crypt() into libcrypt (libxcrypt on current distributions); musl keeps it in
-    // libc itself, so a static musl binary needs no extra library.
+    // glibc moved crypt_r() into libcrypt (libxcrypt on current distributions); musl keeps it
+    // in libc itself, so a static musl binary needs no extra library.
     #[cfg_attr(target_env = "gnu", link(name = "crypt"))]
     extern "C" {
-        pub fn crypt(key: *const c_char, setting: *const c_char) -> *mut c_char;
+        pub fn crypt_r(
+            key: *const c_char,
+            setting: *const c_char,
+            data: *mut c_void,
+        ) -> *mut c_char;
     }
 }
 
-/// Serialises every call to `crypt(3)`, whose result lives in static storage.
-static CRYPT_LOCK: Mutex<()> = Mutex::new(());
+/// Bytes reserved for `struct crypt_data`, which each libc sizes differently: musl's is 260
+/// bytes, libxcrypt's 32 KiB, the classic glibc one 128 KiB. On the heap, never on a small
+/// control-thread stack; big allocations come from mmap, so untouched pages cost nothing.
+const CRYPT_DATA_BYTES: usize = if cfg!(target_env = "musl") {
+    1024
+} else {
+    132 * 1024
+};
 
 /// Hash `key` with the crypt(3) `setting` (`$6$salt`, or a whole stored hash); `None` on failure.
+/// Uses `crypt_r` with a buffer per call, so logins on different threads hash in parallel.
 pub fn crypt(key: &[u8], setting: &[u8]) -> Option<Vec<u8>> {
     // A NUL would silently truncate the C string: refuse rather than hash a shorter key.
     if key.contains(&0) || setting.contains(&0) {
@@ -31,29 +41,28 @@ pub fn crypt(key: &[u8], setting: &[u8]) -> Option<Vec<u8>> {
     let mut setting_c = Vec::with_capacity(setting.len() + 1);
     setting_c.extend_from_slice(setting);
     setting_c.push(0);
+    // u64 elements: `struct crypt_data` holds `long`s (classic glibc), so 8-byte alignment.
+    // Zeroed, as every libc requires before the first call (`initialized = 0`).
+    let mut data = vec![0u64; CRYPT_DATA_BYTES / 8];
 
-    let result = {
-        // A panic while holding the lock cannot leave crypt()'s own state half-written, so a
-        // poisoned lock is still safe to use.
-        let _guard = CRYPT_LOCK
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        // SAFETY: both buffers are NUL-terminated with no interior NUL and outlive the call.
-        // crypt() returns NULL or a pointer to a NUL-terminated string in static storage that
-        // stays valid until the next crypt() call; the lock held here keeps other threads from
-        // making that call until the bytes are copied out below.
-        unsafe {
-            let out = sys::crypt(
-                key_c.as_ptr().cast::<c_char>(),
-                setting_c.as_ptr().cast::<c_char>(),
-            );
-            if out.is_null() {
-                None
-            } else {
-                Some(CStr::from_ptr(out).to_bytes().to_vec())
-            }
+    // SAFETY: both strings are NUL-terminated with no interior NUL and outlive the call;
+    // `data` is zeroed, 8-byte aligned and at least as large as this libc's struct
+    // crypt_data (see CRYPT_DATA_BYTES), and nothing else uses it. crypt_r returns NULL or a
+    // pointer to a NUL-terminated string inside `data`, copied out before `data` changes.
+    let result = unsafe {
+        let out = sys::crypt_r(
+            key_c.as_ptr().cast::<c_char>(),
+            setting_c.as_ptr().cast::<c_char>(),
+            data.as_mut_ptr().cast(),
+        );
+        if out.is_null() {
+            None
+        } else {
+            Some(CStr::from_ptr(out).to_bytes().to_vec())
         }
     };
+    // The work area holds key-derived state.
+    zeroize_words(&mut data);
     zeroize_vec(&mut key_c);
     // libxcrypt and musl report failure as a string starting with '*' ("*0", "*1") rather
     // than NULL; such a string must never be compared with a stored hash.
@@ -72,6 +81,16 @@ fn method_prefix(setting: &[u8]) -> Option<&[u8]> {
     let rest = setting.strip_prefix(b"$")?;
     let end = rest.iter().position(|&b| b == b'$')?;
     Some(&setting[..end + 2])
+}
+
+/// Overwrite every word of `buf` with zeros in a way the compiler cannot skip.
+fn zeroize_words(buf: &mut [u64]) {
+    for w in buf.iter_mut() {
+        // SAFETY: `w` is a valid, aligned, exclusive reference. Volatile so the stores to
+        // memory about to be freed are not elided.
+        unsafe { std::ptr::write_volatile(w, 0) };
+    }
+    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Overwrite a vector's whole allocation (length and spare capacity) with zeros, then empty it.

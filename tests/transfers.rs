@@ -581,7 +581,8 @@ fn small_download_to_a_narrow_window_is_finished_by_a_worker() {
     assert!(got == data, "received {} bytes, different", got.len());
     assert_eq!(c.read_reply().0, 226);
     assert!(
-        srv.wait_for_log(Duration::from_secs(5), |l| l.contains("a worker sends the rest")),
+        srv.wait_for_log(Duration::from_secs(5), |l| l
+            .contains("a worker sends the rest")),
         "the transfer never went to the pool:\n{}",
         srv.logs()
     );
