@@ -20,16 +20,50 @@ mod sys {
 }
 
 /// Bytes reserved for `struct crypt_data`, which each libc sizes differently: musl's is 260
-/// bytes, libxcrypt's 32 KiB, the classic glibc one 128 KiB. On the heap, never on a small
-/// control-thread stack; big allocations come from mmap, so untouched pages cost nothing.
+/// bytes, libxcrypt's 32 KiB, the classic glibc one 128 KiB.
 const CRYPT_DATA_BYTES: usize = if cfg!(target_env = "musl") {
-    1024
+    4096
 } else {
     132 * 1024
 };
 
+/// A private anonymous mapping for crypt_r's work area. Not the heap: glibc's allocator would
+/// keep (and calloc would dirty) 132 KiB in every thread arena that ever logged someone in,
+/// where a mapping costs only the pages crypt_r touches. Its pages start zeroed (as
+/// `initialized = 0` requires) and leave with `munmap`, key-derived state included.
+struct CryptArea {
+    ptr: *mut std::ffi::c_void,
+}
+
+impl CryptArea {
+    fn new() -> Option<CryptArea> {
+        use nix::libc;
+        // SAFETY: an anonymous private mapping with no address hint and no fd touches no
+        // existing memory; the result is checked against MAP_FAILED.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                CRYPT_DATA_BYTES,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        (ptr != libc::MAP_FAILED).then_some(CryptArea { ptr })
+    }
+}
+
+impl Drop for CryptArea {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` is the start of a live mapping of CRYPT_DATA_BYTES made in `new`, and
+        // no reference into it outlives this struct (crypt_r's result is copied out first).
+        unsafe { nix::libc::munmap(self.ptr, CRYPT_DATA_BYTES) };
+    }
+}
+
 /// Hash `key` with the crypt(3) `setting` (`$6$salt`, or a whole stored hash); `None` on failure.
-/// Uses `crypt_r` with a buffer per call, so logins on different threads hash in parallel.
+/// Uses `crypt_r` with a work area per call, so logins on different threads hash in parallel.
 pub fn crypt(key: &[u8], setting: &[u8]) -> Option<Vec<u8>> {
     // A NUL would silently truncate the C string: refuse rather than hash a shorter key.
     if key.contains(&0) || setting.contains(&0) {
@@ -41,28 +75,25 @@ pub fn crypt(key: &[u8], setting: &[u8]) -> Option<Vec<u8>> {
     let mut setting_c = Vec::with_capacity(setting.len() + 1);
     setting_c.extend_from_slice(setting);
     setting_c.push(0);
-    // u64 elements: `struct crypt_data` holds `long`s (classic glibc), so 8-byte alignment.
-    // Zeroed, as every libc requires before the first call (`initialized = 0`).
-    let mut data = vec![0u64; CRYPT_DATA_BYTES / 8];
+    let area = CryptArea::new();
 
-    // SAFETY: both strings are NUL-terminated with no interior NUL and outlive the call;
-    // `data` is zeroed, 8-byte aligned and at least as large as this libc's struct
-    // crypt_data (see CRYPT_DATA_BYTES), and nothing else uses it. crypt_r returns NULL or a
-    // pointer to a NUL-terminated string inside `data`, copied out before `data` changes.
-    let result = unsafe {
+    // SAFETY: both strings are NUL-terminated with no interior NUL and outlive the call; the
+    // area is a zeroed, page-aligned mapping at least as large as this libc's struct
+    // crypt_data (see CRYPT_DATA_BYTES), used by nothing else. crypt_r returns NULL or a
+    // pointer to a NUL-terminated string inside the area, copied out before it is unmapped.
+    let result = area.as_ref().and_then(|area| unsafe {
         let out = sys::crypt_r(
             key_c.as_ptr().cast::<c_char>(),
             setting_c.as_ptr().cast::<c_char>(),
-            data.as_mut_ptr().cast(),
+            area.ptr,
         );
         if out.is_null() {
             None
         } else {
             Some(CStr::from_ptr(out).to_bytes().to_vec())
         }
-    };
-    // The work area holds key-derived state.
-    zeroize_words(&mut data);
+    });
+    drop(area);
     zeroize_vec(&mut key_c);
     // libxcrypt and musl report failure as a string starting with '*' ("*0", "*1") rather
     // than NULL; such a string must never be compared with a stored hash.
@@ -81,16 +112,6 @@ fn method_prefix(setting: &[u8]) -> Option<&[u8]> {
     let rest = setting.strip_prefix(b"$")?;
     let end = rest.iter().position(|&b| b == b'$')?;
     Some(&setting[..end + 2])
-}
-
-/// Overwrite every word of `buf` with zeros in a way the compiler cannot skip.
-fn zeroize_words(buf: &mut [u64]) {
-    for w in buf.iter_mut() {
-        // SAFETY: `w` is a valid, aligned, exclusive reference. Volatile so the stores to
-        // memory about to be freed are not elided.
-        unsafe { std::ptr::write_volatile(w, 0) };
-    }
-    std::sync::atomic::compiler_fence(std::sync::atomic::Ordering::SeqCst);
 }
 
 /// Overwrite a vector's whole allocation (length and spare capacity) with zeros, then empty it.
