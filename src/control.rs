@@ -301,12 +301,15 @@ impl Control {
         let is_transfer = setup.is_some();
         let (mut payload, mut setup, mut opening) = (payload, setup, opening);
         let mut sent_inline = 0;
+        // Whether the 150 already went out (an inline attempt sends it before any data).
+        let mut announced = false;
         if inline_send::eligible(&payload, rate) {
             setup = setup.map(|s| s.accept_pending(policy.allow_fxp));
             let attempt = match &setup {
                 Some(DataSetup::Connected(stream)) => {
                     if let Some(opening) = opening.take() {
                         self.send(&opening);
+                        announced = true;
                     }
                     inline_send::send(payload, stream)
                 }
@@ -329,8 +332,6 @@ impl Control {
                 }
             }
         }
-        // The 150 went out already when an inline attempt started.
-        let announced = opening.is_none();
         let (job, handle) =
             TransferJob::new(payload, setup, policy).map_err(|_| FtpError::LocalError)?;
         handle.progress.add(sent_inline);

@@ -283,6 +283,9 @@ fn saturated_data_pool_answers_425_after_pool_wait() {
     let _b_port = b.port();
     let (code, text) = b.cmd("RETR small");
     assert_eq!(code, 425, "active mode needs a worker: {text}");
+    // Checksums run on the pool too, and never announce a transfer.
+    let (code, text) = b.cmd("XCRC small");
+    assert_eq!(code, 425, "a checksum needs a worker: {text}");
 
     // Once A is done, B gets the worker.
     let (_, rest) = crc_reader(&mut a_data).unwrap();
