@@ -59,7 +59,7 @@ pub fn send(payload: Payload, stream: &TcpStream) -> Inline {
             offset,
             ascii,
             size,
-        } => send_file(stream, &file, offset).map_err(|sent| {
+        } => send_file(stream, &file, offset, size).map_err(|sent| {
             let rest = Payload::SendFile {
                 file,
                 offset: offset + sent,
@@ -83,21 +83,31 @@ pub fn send(payload: Payload, stream: &TcpStream) -> Inline {
     }
 }
 
-/// sendfile until EOF (`Ok`), or `Err(bytes sent)` when the socket is full or sendfile does
-/// not work for this file (the pool then copies by hand).
+/// sendfile up to `size`, the length at open (`Ok`), or `Err(bytes sent)` when the socket is
+/// full or sendfile does not work for this file (the pool then copies by hand). Stopping at
+/// the size announced in the 150 saves a last call that would only confirm EOF; a file that
+/// shrank meanwhile ends early, as at EOF.
 fn send_file(
     stream: &TcpStream,
     file: &std::fs::File,
     offset: u64,
+    size: u64,
 ) -> Result<TransferOutcome, u64> {
     // off64_t: 64-bit offsets on 32-bit targets too (see transfer::send_binary).
-    let Ok(start) = nix::libc::off64_t::try_from(offset) else {
+    let (Ok(start), Ok(end)) = (
+        nix::libc::off64_t::try_from(offset),
+        nix::libc::off64_t::try_from(size),
+    ) else {
         return Err(0);
     };
     let mut off = start;
     let sent = |off: nix::libc::off64_t| u64::try_from(off - start).unwrap_or(0);
     for _ in 0..MAX_CALLS {
-        let want = INLINE_MAX.saturating_sub(sent(off));
+        let left = u64::try_from(end - off).unwrap_or(0);
+        if left == 0 {
+            return Ok(TransferOutcome::Complete(sent(off)));
+        }
+        let want = INLINE_MAX.saturating_sub(sent(off)).min(left);
         if want == 0 {
             break;
         }
@@ -217,6 +227,28 @@ mod tests {
         let mut got = Vec::new();
         client.read_to_end(&mut got).unwrap();
         assert_eq!(got, &data[1000..]);
+    }
+
+    #[test]
+    fn a_file_that_grew_after_open_is_sent_as_announced() {
+        let dir = TempDir::new("inline-grown");
+        let data = pattern(100);
+        let payload = file_payload(&dir, &data, 0);
+        // Appended after the 150 announced 100 bytes: not part of this download.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(dir.0.join("f"))
+            .unwrap();
+        f.write_all(&[b'+'; 50]).unwrap();
+        let (server, mut client) = pair(None);
+        match send(payload, &server) {
+            Inline::Done(TransferOutcome::Complete(100)) => {}
+            other => panic!("{other:?}"),
+        }
+        drop(server);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).unwrap();
+        assert_eq!(got, data);
     }
 
     #[test]
