@@ -122,16 +122,10 @@ impl DataSetup {
         let DataSetup::Passive { listener, peer } = self else {
             return self;
         };
-        match listener.accept() {
-            Ok((stream, from)) if allow_fxp || same_host(from.ip(), peer) => {
-                DataSetup::Connected(stream)
-            }
-            Ok((_, from)) => {
-                // SECURITY: as in `accept_from`; the worker keeps waiting for the real peer.
-                log::warn!("refused passive data connection from {from} (expected {peer})");
-                DataSetup::Passive { listener, peer }
-            }
-            Err(_) => DataSetup::Passive { listener, peer },
+        match accept_once(&listener, peer, allow_fxp) {
+            Ok(Some(stream)) => DataSetup::Connected(stream),
+            // Nothing yet, a stranger dropped, or an error: the worker deals with it.
+            Ok(None) | Err(_) => DataSetup::Passive { listener, peer },
         }
     }
 
@@ -175,17 +169,11 @@ fn accept_from(
         if abort.load(Ordering::SeqCst) {
             return Err(OpenFailure::Aborted);
         }
-        match listener.accept() {
-            Ok((stream, from)) => {
-                // SECURITY: a data connection from another host than the control peer is
-                // someone stealing the port (RFC 2577 §8); drop it and keep waiting.
-                // The deadline check below still bounds a flood of them.
-                if allow_fxp || same_host(from.ip(), peer) {
-                    return Ok(stream);
-                }
-                log::warn!("refused passive data connection from {from} (expected {peer})");
-            }
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+        // A stranger's connection is dropped inside; the deadline check below still bounds
+        // a flood of them.
+        match accept_once(listener, peer, allow_fxp) {
+            Ok(Some(stream)) => return Ok(stream),
+            Ok(None) => {}
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(_) => return Err(OpenFailure::Failed),
         }
@@ -200,6 +188,28 @@ fn accept_from(
             Ok(_) | Err(nix::errno::Errno::EINTR) => {}
             Err(_) => return Err(OpenFailure::Failed),
         }
+    }
+}
+
+/// One non-blocking accept: the peer's connection, or `None` when none is pending or the one
+/// that was came from another host (dropped).
+fn accept_once(
+    listener: &TcpListener,
+    peer: IpAddr,
+    allow_fxp: bool,
+) -> io::Result<Option<TcpStream>> {
+    match listener.accept() {
+        Ok((stream, from)) => {
+            // SECURITY: a data connection from another host than the control peer is someone
+            // stealing the port (RFC 2577 §8); drop it and keep waiting for the peer.
+            if allow_fxp || same_host(from.ip(), peer) {
+                return Ok(Some(stream));
+            }
+            log::warn!("refused passive data connection from {from} (expected {peer})");
+            Ok(None)
+        }
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(None),
+        Err(e) => Err(e),
     }
 }
 
