@@ -91,6 +91,8 @@ fn socket_addr(r: nix::Result<nix::sys::socket::SockaddrStorage>) -> Option<Sock
 
 /// The state of one control connection.
 pub struct Control {
+    // First field, so it is dropped (unwatched) before the socket below is closed.
+    _watch: Option<ShutdownWatch>,
     reader: LineReader<File>,
     writer: File,
     /// Session state (login, cwd, types, pending data setup).
@@ -102,6 +104,33 @@ pub struct Control {
     pub settings: Arc<Settings>,
     deferred: VecDeque<Vec<u8>>,
     login_deadline: Instant,
+    /// The receive timeout now set on a socket input, which is then read with plain blocking
+    /// reads; `None` for pipes (inetd), which are polled.
+    read_timeout: Option<Duration>,
+}
+
+/// Keeps a control socket registered with the shutdown signal while the session runs.
+struct ShutdownWatch {
+    ctx: Arc<ServerContext>,
+    id: u64,
+}
+
+impl Drop for ShutdownWatch {
+    fn drop(&mut self) {
+        self.ctx.shutdown.unwatch(self.id);
+    }
+}
+
+/// Socket receive timeouts are set in these steps, so that the wait before each command
+/// usually needs no setsockopt (the remaining time rounds to the value already set).
+const READ_TIMEOUT_STEP: Duration = Duration::from_millis(10);
+
+/// `left` rounded up to a whole number of [`READ_TIMEOUT_STEP`]s (never zero: a zero
+/// SO_RCVTIMEO would mean no timeout at all).
+fn read_timeout_for(left: Duration) -> Duration {
+    let step = READ_TIMEOUT_STEP.as_nanos();
+    let steps = left.as_nanos().div_ceil(step).max(1);
+    Duration::from_nanos(u64::try_from(steps * step).unwrap_or(u64::MAX))
 }
 
 /// Serve one connection until QUIT, EOF, timeout, shutdown or a fatal error.
@@ -111,7 +140,18 @@ pub fn serve(conn: ControlConn, ctx: Arc<ServerContext>) {
     let session = Session::new(conn.peer, conn.local, cfg.umask, cfg.idle_timeout);
     let login_deadline = Instant::now() + cfg.login_timeout;
     let peer = conn.peer;
+    // A socket is read with blocking reads and SO_RCVTIMEO, woken at shutdown by
+    // shutdown(SHUT_RD): one call per command instead of poll + read.
+    let read_timeout = read_timeout_for(cfg.login_timeout);
+    let blocking = socket2::SockRef::from(&conn.input)
+        .set_read_timeout(Some(read_timeout))
+        .is_ok();
+    let watch = blocking.then(|| ShutdownWatch {
+        id: ctx.shutdown.watch(conn.input.as_fd()),
+        ctx: Arc::clone(&ctx),
+    });
     let mut control = Control {
+        _watch: watch,
         reader: LineReader::new(conn.input, MAX_LINE),
         writer: conn.output,
         session,
@@ -119,6 +159,7 @@ pub fn serve(conn: ControlConn, ctx: Arc<ServerContext>) {
         settings,
         deferred: VecDeque::new(),
         login_deadline,
+        read_timeout: blocking.then_some(read_timeout),
     };
     control.run();
     log::debug!("{peer}: connection closed");
@@ -126,9 +167,12 @@ pub fn serve(conn: ControlConn, ctx: Arc<ServerContext>) {
 
 /// Why the wait for input ended without a line.
 enum Wake {
+    /// Read something (or nothing yet): look for a line again.
     Readable,
     Timeout,
     Shutdown,
+    /// The connection failed.
+    Failed,
 }
 
 impl Control {
@@ -229,10 +273,20 @@ impl Control {
                     ));
                     return None;
                 }
-                Some(LineEvent::Eof) => return None,
+                Some(LineEvent::Eof) => {
+                    if self.ctx.shutdown.is_set() {
+                        // The shutdown signal shut the socket for reading to wake us.
+                        self.send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+                    }
+                    return None;
+                }
                 None => {}
             }
-            match self.wait_input(deadline) {
+            let wake = match self.read_timeout {
+                Some(current) => self.blocking_fill(deadline, current),
+                None => self.poll_fill(deadline),
+            };
+            match wake {
                 Wake::Readable => {}
                 Wake::Timeout => {
                     log::info!("{}: timeout, closing", self.session.peer);
@@ -246,12 +300,43 @@ impl Control {
                     self.send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
                     return None;
                 }
+                Wake::Failed => return None,
             }
-            match self.reader.fill_once() {
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(_) => return None,
+        }
+    }
+
+    /// One blocking read of a socket input, bounded by SO_RCVTIMEO (adjusted to the time left).
+    fn blocking_fill(&mut self, deadline: Instant, current: Duration) -> Wake {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Wake::Timeout;
+        }
+        let wanted = read_timeout_for(left);
+        if wanted != current {
+            let sock = socket2::SockRef::from(self.reader.get_ref());
+            if sock.set_read_timeout(Some(wanted)).is_err() {
+                return Wake::Failed;
             }
+            self.read_timeout = Some(wanted);
+        }
+        match self.reader.fill_once() {
+            Ok(_) => Wake::Readable,
+            // The receive timeout ran out (the deadline check above decides), or a signal.
+            Err(e) if is_retry(e.kind()) => Wake::Readable,
+            Err(_) => Wake::Failed,
+        }
+    }
+
+    /// Poll a pipe input (inetd) together with the shutdown signal, then read once.
+    fn poll_fill(&mut self, deadline: Instant) -> Wake {
+        let wake = self.wait_input(deadline);
+        if !matches!(wake, Wake::Readable) {
+            return wake;
+        }
+        match self.reader.fill_once() {
+            Ok(_) => Wake::Readable,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Wake::Readable,
+            Err(_) => Wake::Failed,
         }
     }
 
@@ -408,8 +493,7 @@ impl Control {
                     }
                     LineEvent::TooLong | LineEvent::Eof => {
                         control_open = false;
-                        self.session.quit = true;
-                        handle.progress.abort();
+                        self.control_ended(handle);
                     }
                 }
             }
@@ -440,15 +524,25 @@ impl Control {
             if control_open && ready.get(1).copied().unwrap_or(false) {
                 match self.reader.fill_once() {
                     Ok(0) | Err(_) => {
-                        // The client vanished: stop the transfer, end the session after it.
                         control_open = false;
-                        self.session.quit = true;
-                        handle.progress.abort();
+                        self.control_ended(handle);
                     }
                     Ok(_) => {}
                 }
             }
         }
+    }
+
+    /// The control input ended during a transfer.
+    fn control_ended(&mut self, handle: &TransferHandle) {
+        if self.ctx.shutdown.is_set() {
+            // Most likely the shutdown signal waking a blocked reader: the transfer may
+            // finish (up to shutdown_timeout), then the session gets its 421.
+            return;
+        }
+        // The client vanished: stop the transfer, end the session after it.
+        self.session.quit = true;
+        handle.progress.abort();
     }
 
     /// Serve one line during a transfer; returns true for ABOR.
@@ -487,6 +581,12 @@ impl Control {
     }
 }
 
+/// Errors of a blocking control read after which reading again is right.
+fn is_retry(kind: io::ErrorKind) -> bool {
+    use io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
+    matches!(kind, WouldBlock | TimedOut | Interrupted)
+}
+
 /// The final reply of a transfer.
 pub fn outcome_reply(outcome: TransferOutcome) -> Reply {
     match outcome {
@@ -515,5 +615,23 @@ fn log_command(peer: std::net::SocketAddr, line: &[u8]) {
         log::debug!("{peer}: > PASS ****");
     } else {
         log::debug!("{peer}: > {}", String::from_utf8_lossy(line).escape_debug());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_timeouts_round_up_to_steps_and_are_never_zero() {
+        let ms = Duration::from_millis;
+        assert_eq!(read_timeout_for(Duration::ZERO), ms(10));
+        assert_eq!(read_timeout_for(Duration::from_nanos(1)), ms(10));
+        assert_eq!(read_timeout_for(ms(200)), ms(200));
+        // What is left of a 300 s idle timeout a moment later rounds back to 300 s: no
+        // setsockopt before the next command.
+        let left = Duration::from_secs(300) - Duration::from_micros(37);
+        assert_eq!(read_timeout_for(left), Duration::from_secs(300));
+        assert_eq!(read_timeout_for(ms(1001)), ms(1010));
     }
 }

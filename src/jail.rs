@@ -163,10 +163,11 @@ fn mtime_spec(secs: i64, nsec: u32) -> Result<TimeSpec, FtpError> {
     Ok(TimeSpec::new(secs, nsec))
 }
 
-/// Drop `O_NONBLOCK` once the fd is known to be a regular file.
-fn clear_nonblock(fd: BorrowedFd<'_>) -> Result<(), FtpError> {
-    let flags = OFlag::from_bits_truncate(fcntl::fcntl(fd, FcntlArg::F_GETFL)?);
-    fcntl::fcntl(fd, FcntlArg::F_SETFL(flags & !OFlag::O_NONBLOCK))?;
+/// Drop `O_NONBLOCK` once the fd is known to be a regular file. `opened_with` are the flags
+/// of the open: F_SETFL ignores the access mode and creation flags among them and keeps
+/// `O_APPEND`, so no F_GETFL round trip is needed (one call per download counts, issue 6).
+fn clear_nonblock(fd: BorrowedFd<'_>, opened_with: OFlag) -> Result<(), FtpError> {
+    fcntl::fcntl(fd, FcntlArg::F_SETFL(opened_with & !OFlag::O_NONBLOCK))?;
     Ok(())
 }
 
@@ -356,7 +357,7 @@ impl Jail {
         if stat_kind(&st) != FileKind::File {
             return Err(FtpError::NotAFile);
         }
-        clear_nonblock(fd.as_fd())?;
+        clear_nonblock(fd.as_fd(), flags)?;
         Ok((File::from(fd), file_info(&st)))
     }
 
@@ -403,7 +404,7 @@ impl Jail {
             // The kernel applied the process umask to `perm`; set exactly what was asked.
             stat::fchmod(&fd, perm)?;
         }
-        clear_nonblock(fd.as_fd())?;
+        clear_nonblock(fd.as_fd(), flags)?;
         let mut file = File::from(fd);
         match mode {
             WriteMode::Truncate if !created => file.set_len(0)?,
@@ -1163,8 +1164,10 @@ mod tests {
             .jail
             .open_write(&p, WriteMode::Append, 0o644)
             .expect("open");
-        let fl = fcntl::fcntl(&f, FcntlArg::F_GETFL).expect("getfl");
-        assert!(!OFlag::from_bits_truncate(fl).contains(OFlag::O_NONBLOCK));
+        let fl = OFlag::from_bits_truncate(fcntl::fcntl(&f, FcntlArg::F_GETFL).expect("getfl"));
+        assert!(!fl.contains(OFlag::O_NONBLOCK));
+        // ...and an append stays an append.
+        assert!(fl.contains(OFlag::O_APPEND));
         let (r, _) = s.jail.open_read(&p).expect("open_read");
         let fl = fcntl::fcntl(&r, FcntlArg::F_GETFL).expect("getfl");
         assert!(!OFlag::from_bits_truncate(fl).contains(OFlag::O_NONBLOCK));

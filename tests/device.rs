@@ -526,7 +526,9 @@ fn sigterm_lets_a_running_transfer_finish_and_tells_idle_sessions_421() {
         "exit after SIGTERM; log:\n{}",
         p.logs()
     );
-    assert!(a.wait_closed(Duration::from_secs(10)).is_ok());
+    // Its control connection, woken during the transfer, still gets the 421 after the 226.
+    let seen = closed_with_421(&mut a, "downloading session", Duration::from_secs(10));
+    assert_eq!(seen.len(), 1, "{seen:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,6 +603,31 @@ fn login_timeout_closes_a_session_that_never_logs_in() {
         t.elapsed() > Duration::from_millis(2500)
     });
     c.expect("NOOP", 200);
+}
+
+#[test]
+fn login_timeout_is_not_stretched_by_a_trickle_of_bytes() {
+    // Each byte ends one blocking read; the deadline is the login's, not the last byte's.
+    let srv = Server::builder().opt("login_timeout", 2).start();
+    let mut c = srv.connect();
+    let mut writer = c.socket().try_clone().unwrap();
+    let t = Instant::now();
+    let trickle = std::thread::spawn(move || {
+        // At most 40 bytes over 10 s, never a whole line; stops when the server is gone.
+        for _ in 0..40 {
+            if writer.write_all(b"N").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    });
+    closed_with_421(&mut c, "trickling client", Duration::from_secs(20));
+    let took = t.elapsed();
+    trickle.join().unwrap();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+        "closed after {took:?}"
+    );
 }
 
 #[test]
