@@ -47,12 +47,9 @@ pub fn eligible(payload: &Payload, rate: u64) -> bool {
     }
 }
 
-/// Send as much of `payload` as `stream` takes without blocking. The stream is left
-/// blocking again when there is a rest, ready for a pool worker.
+/// Send as much of `payload` as the non-blocking `stream` takes (accept_pending makes it
+/// so). The stream is left blocking again when there is a rest, ready for a pool worker.
 pub fn send(payload: Payload, stream: &TcpStream) -> Inline {
-    if stream.set_nonblocking(true).is_err() {
-        return Inline::Rest(payload, 0);
-    }
     let result = match payload {
         Payload::SendFile {
             file,
@@ -167,6 +164,8 @@ mod tests {
             .connect(&listener.local_addr().unwrap().into())
             .unwrap();
         let (server, _) = listener.accept().unwrap();
+        // As accept_pending hands it over.
+        server.set_nonblocking(true).unwrap();
         if client_rcvbuf.is_some() {
             // And a small send buffer: loopback would otherwise queue the whole payload.
             socket2::SockRef::from(&server)

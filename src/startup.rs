@@ -7,6 +7,7 @@ use crate::config::Config;
 use crate::context::{ServerContext, Settings};
 use crate::control::ControlConn;
 use crate::daemon::{self, PidFile};
+use crate::data_channel;
 use crate::data_pool::DataPool;
 use crate::jail::Jail;
 use crate::listener::{self, Limits};
@@ -167,6 +168,7 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     let (max_clients, max_per_ip) = (config.max_clients, config.max_per_ip);
     let bans = Bans::new(config.ban_after, config.ban_window, config.ban_time);
     let startup_config = config.clone();
+    data_channel::load_default_ports();
     let settings = settings_then_privileges(config)?;
     let pool = DataPool::start(settings.config.data_threads)
         .map_err(|e| format!("cannot start data threads: {e}"))?;
@@ -207,6 +209,7 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
 /// inetd/tcpsvd mode: one session on stdin/stdout, then exit.
 fn run_inetd(config: Config) -> Result<(), String> {
     let threads = config.data_threads.min(2);
+    data_channel::load_default_ports();
     let settings = settings_then_privileges(config)?;
     // One session per process: two data threads are plenty (a transfer and a checksum).
     let pool = DataPool::start(threads).map_err(|e| format!("cannot start data threads: {e}"))?;
