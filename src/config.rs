@@ -19,7 +19,7 @@ pub struct Config {
     pub users: Option<PathBuf>,
     /// `anonymous`: allow `anonymous`/`ftp` logins, read-only, in `root`.
     pub anonymous: bool,
-    /// `pasv_ports` `LO-HI`: passive ports to choose from; `None` lets the kernel pick.
+    /// `pasv_ports` `LO-HI`: passive ports to choose from; `None`: the kernel's ephemeral range.
     pub pasv_ports: Option<(u16, u16)>,
     /// `pasv_address`: IPv4 address advertised in PASV replies (for NAT); `None` = local address.
     pub pasv_address: Option<IpAddr>,
@@ -168,7 +168,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "pasv_ports",
-        "passive port range LO-HI (unset = any free port)",
+        "passive port range LO-HI (unset = the kernel's ephemeral range)",
     ),
     ("pasv_address", "IPv4 address advertised in PASV replies"),
     ("max_clients", "control connections in total"),

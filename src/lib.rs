@@ -12,8 +12,11 @@
 //!           -> listener::accept_loop
 //! accept:   Limits::admit(peer) -> 421, or a "ctl-<peer>" thread running control::serve
 //!           (a panic is caught there: that connection closes, the daemon lives on)
-//! control:  220 -> loop { LineReader::next_line -> command::parse -> login gate
+//! control:  220 -> loop { blocking read (SO_RCVTIMEO = idle/login time left; SIGTERM
+//!           wakes it with shutdown(SHUT_RD)) -> LineReader -> command::parse -> login gate
 //!           -> commands::dispatch -> Result<Reply, FtpError> -> Reply::write_to }
+//! PASV:     data_channel::open_passive: random port of pasv_ports or of the kernel's
+//!           ephemeral range, bound with SO_REUSEADDR (TIME_WAIT ports reused) -> 227
 //! RETR:     session.path(arg) -> jail.open_read (regular files only) -> REST offset
 //!           -> Control::run_transfer:
 //!              <= 64 KiB binary/listing and the passive client already connected:
