@@ -120,7 +120,7 @@ fn probe_ports(local_ip: IpAddr, span: &PortSpan, attempts: u32) -> io::Result<T
 
 /// A span of ports and the ones in it not to use.
 #[derive(Debug, PartialEq)]
-pub struct PortSpan {
+struct PortSpan {
     lo: u16,
     hi: u16,
     reserved: Vec<(u16, u16)>,
@@ -140,7 +140,7 @@ impl PortSpan {
     }
 
     /// From `ip_local_port_range` ("LO<tab>HI") and `ip_local_reserved_ports` ("A-B,C,...").
-    pub fn parse(range: &str, reserved: &str) -> Option<PortSpan> {
+    fn parse(range: &str, reserved: &str) -> Option<PortSpan> {
         let mut it = range.split_whitespace().map(|n| n.parse::<u16>());
         let (Some(Ok(lo)), Some(Ok(hi)), None) = (it.next(), it.next(), it.next()) else {
             return None;
@@ -437,7 +437,7 @@ mod tests {
             .unwrap()
             .port();
         // Ten ports of which all but `free` are reserved: every probe order finds `free`.
-        let lo = free.saturating_sub(5).max(1);
+        let lo = free.saturating_sub(5).clamp(1, u16::MAX - 9);
         let span = PortSpan {
             lo,
             hi: lo + 9,
