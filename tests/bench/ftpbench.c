@@ -567,18 +567,26 @@ static int listen_loopback(void)
 	return fd;
 }
 
+/* The next client of a limit server, with the usual socket timeouts. */
+static int accept_client(int lfd)
+{
+	for (;;) {
+		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0) {
+			set_timeouts(fd);
+			return fd;
+		}
+		if (errno != EINTR)
+			die("accept");
+	}
+}
+
 /* The best a download can do here: sendfile(2) of a cached file to one loopback client. */
 static _Noreturn void cmd_sendfile_server(const char *file)
 {
 	int lfd = listen_loopback();
 	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			die("accept");
-		}
-		set_timeouts(fd);
+		int fd = accept_client(lfd);
 		int f = open(file, O_RDONLY | O_CLOEXEC);
 		struct stat st;
 		if (f < 0 || fstat(f, &st) < 0)
@@ -607,13 +615,7 @@ static _Noreturn void cmd_recv_server(const char *file, long writeback_mib)
 	int lfd = listen_loopback();
 	char *buf = xalloc(RECV_SERVER_BUF);
 	for (;;) {
-		int fd = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EINTR)
-				continue;
-			die("accept");
-		}
-		set_timeouts(fd);
+		int fd = accept_client(lfd);
 		int f = open(file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 		if (f < 0)
 			die(file);
