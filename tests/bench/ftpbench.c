@@ -250,20 +250,29 @@ static int ftp_pasv(struct ctl *c)
 	return tcp_connect((int)(p1 * 256 + p2));
 }
 
-/* RETR path, discarding the data; returns bytes or -1. */
-static long long ftp_retr(struct ctl *c, const char *path, char *buf, size_t cap)
+/* PASV, then the command (fmt with path) up to its 1xx reply; the data socket, or -1. */
+static int ftp_open_transfer(struct ctl *c, const char *fmt, const char *path)
 {
 	int dfd = ftp_pasv(c);
 	if (dfd < 0)
 		return -1;
-	int code = ctl_cmd(c, "RETR %s", path);
+	int code = ctl_cmd(c, fmt, path);
 	if (code != 150 && code != 125) {
 		close(dfd);
 		return -1;
 	}
+	return dfd;
+}
+
+/* RETR path, discarding the data; returns bytes or -1. */
+static long long ftp_retr(struct ctl *c, const char *path, char *buf, size_t cap)
+{
+	int dfd = ftp_open_transfer(c, "RETR %s", path);
+	if (dfd < 0)
+		return -1;
 	long long n = drain(dfd, buf, cap);
 	close(dfd);
-	code = ctl_reply(c);
+	int code = ctl_reply(c);
 	if (code != 226 && code != 250)
 		return -1;
 	return n;
@@ -272,14 +281,9 @@ static long long ftp_retr(struct ctl *c, const char *path, char *buf, size_t cap
 /* STOR path with `bytes` bytes from buf; returns 0 or -1. */
 static int ftp_stor(struct ctl *c, const char *path, long long bytes, const char *buf, size_t cap)
 {
-	int dfd = ftp_pasv(c);
+	int dfd = ftp_open_transfer(c, "STOR %s", path);
 	if (dfd < 0)
 		return -1;
-	int code = ctl_cmd(c, "STOR %s", path);
-	if (code != 150 && code != 125) {
-		close(dfd);
-		return -1;
-	}
 	while (bytes > 0) {
 		size_t n = bytes < (long long)cap ? (size_t)bytes : cap;
 		if (write_all(dfd, buf, n) < 0) {
@@ -289,7 +293,7 @@ static int ftp_stor(struct ctl *c, const char *path, long long bytes, const char
 		bytes -= (long long)n;
 	}
 	close(dfd);
-	code = ctl_reply(c);
+	int code = ctl_reply(c);
 	return (code == 226 || code == 250) ? 0 : -1;
 }
 
