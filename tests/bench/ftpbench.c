@@ -308,7 +308,9 @@ static char *xalloc(size_t n)
 
 /* ---- subcommands ------------------------------------------------------------------------- */
 
-static int cmd_retr(int port, const char *user, const char *pass, const char *path)
+/* One RETR (upload < 0, data discarded) or a STOR of `upload` bytes, timed command..226. */
+static int cmd_transfer(int port, const char *user, const char *pass, const char *path,
+			long long upload)
 {
 	struct ctl c;
 	char *buf = xalloc(IO_BUF);
@@ -317,33 +319,15 @@ static int cmd_retr(int port, const char *user, const char *pass, const char *pa
 		return 1;
 	}
 	double t0 = now();
-	long long n = ftp_retr(&c, path, buf, IO_BUF);
+	long long n = upload < 0 ? ftp_retr(&c, path, buf, IO_BUF)
+				 : (ftp_stor(&c, path, upload, buf, IO_BUF) < 0 ? -1 : upload);
 	double t1 = now();
 	if (n < 0)
-		printf("ok=0 error=retr reply=\"%s\"\n", c.last);
+		printf("ok=0 error=%s reply=\"%s\"\n", upload < 0 ? "retr" : "stor", c.last);
 	else
 		printf("ok=1 bytes=%lld secs=%.6f\n", n, t1 - t0);
 	ftp_quit(&c);
 	return n < 0;
-}
-
-static int cmd_stor(int port, const char *user, const char *pass, const char *path, long long bytes)
-{
-	struct ctl c;
-	char *buf = xalloc(IO_BUF);
-	if (ftp_login(&c, port, user, pass) < 0) {
-		printf("ok=0 error=login\n");
-		return 1;
-	}
-	double t0 = now();
-	int rc = ftp_stor(&c, path, bytes, buf, IO_BUF);
-	double t1 = now();
-	if (rc < 0)
-		printf("ok=0 error=stor reply=\"%s\"\n", c.last);
-	else
-		printf("ok=1 bytes=%lld secs=%.6f\n", bytes, t1 - t0);
-	ftp_quit(&c);
-	return rc < 0;
 }
 
 struct shared {
@@ -715,9 +699,9 @@ int main(int argc, char **argv)
 		usage();
 	struct shared s = { .port = atoi(argv[2]), .user = argv[3], .pass = argv[4], .max = 1L << 40 };
 	if (!strcmp(cmd, "retr") && argc == 6)
-		return cmd_retr(s.port, s.user, s.pass, argv[5]);
-	if (!strcmp(cmd, "stor") && argc == 7)
-		return cmd_stor(s.port, s.user, s.pass, argv[5], atoll(argv[6]));
+		return cmd_transfer(s.port, s.user, s.pass, argv[5], -1);
+	if (!strcmp(cmd, "stor") && argc == 7 && atoll(argv[6]) >= 0)
+		return cmd_transfer(s.port, s.user, s.pass, argv[5], atoll(argv[6]));
 	if (!strcmp(cmd, "sessions") && argc == 9) {
 		s.path = argv[5];
 		s.max = atol(argv[8]);
