@@ -319,23 +319,23 @@ impl Control {
             }
             self.read_timeout = Some(wanted);
         }
-        match self.reader.fill_once() {
-            Ok(_) => Wake::Readable,
-            // The receive timeout ran out (the deadline check above decides), or a signal.
-            Err(e) if is_retry(e.kind()) => Wake::Readable,
-            Err(_) => Wake::Failed,
-        }
+        self.read_once()
     }
 
     /// Poll a pipe input (inetd) together with the shutdown signal, then read once.
     fn poll_fill(&mut self, deadline: Instant) -> Wake {
-        let wake = self.wait_input(deadline);
-        if !matches!(wake, Wake::Readable) {
-            return wake;
+        match self.wait_input(deadline) {
+            Wake::Readable => self.read_once(),
+            other => other,
         }
+    }
+
+    /// One read into the line buffer. A receive timeout that ran out (the caller's deadline
+    /// check decides) or a signal means: look again.
+    fn read_once(&mut self) -> Wake {
         match self.reader.fill_once() {
             Ok(_) => Wake::Readable,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => Wake::Readable,
+            Err(e) if is_retry(e.kind()) => Wake::Readable,
             Err(_) => Wake::Failed,
         }
     }

@@ -128,6 +128,8 @@ fn drop_privileges(config: &Config) -> Result<Option<PathBuf>, String> {
 
 /// Open everything the sessions need from outside a chroot, then give up privileges.
 fn settings_then_privileges(config: Config) -> Result<Settings, String> {
+    // The passive port default comes from /proc, which a chroot hides.
+    data_channel::load_default_ports();
     let mut settings = load_settings(config, None)?;
     settings.chroot_root = drop_privileges(&settings.config)?;
     Ok(settings)
@@ -168,7 +170,6 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     let (max_clients, max_per_ip) = (config.max_clients, config.max_per_ip);
     let bans = Bans::new(config.ban_after, config.ban_window, config.ban_time);
     let startup_config = config.clone();
-    data_channel::load_default_ports();
     let settings = settings_then_privileges(config)?;
     let pool = DataPool::start(settings.config.data_threads)
         .map_err(|e| format!("cannot start data threads: {e}"))?;
@@ -209,7 +210,6 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
 /// inetd/tcpsvd mode: one session on stdin/stdout, then exit.
 fn run_inetd(config: Config) -> Result<(), String> {
     let threads = config.data_threads.min(2);
-    data_channel::load_default_ports();
     let settings = settings_then_privileges(config)?;
     // One session per process: two data threads are plenty (a transfer and a checksum).
     let pool = DataPool::start(threads).map_err(|e| format!("cannot start data threads: {e}"))?;
