@@ -79,8 +79,8 @@ pub fn check_active_target(
 /// kernel's ephemeral range (see [`load_default_ports`]); the kernel's own pick last.
 pub fn open_passive(local_ip: IpAddr, range: Option<(u16, u16)>) -> io::Result<TcpListener> {
     if let Some((lo, hi)) = range {
-        let span = u32::from(hi - lo) + 1;
-        return probe_ports(local_ip, &PortSpan::plain(lo, hi), span);
+        // Every port of a configured range may be tried.
+        return probe_ports(local_ip, &PortSpan::plain(lo, hi), u32::MAX);
     }
     if let Some(span) = default_ports() {
         if let Ok(l) = probe_ports(local_ip, span, DEFAULT_PROBES) {
