@@ -58,3 +58,41 @@ fn pasv_port_range_is_reusable_right_away() {
         assert_eq!(c.transfer_in(b"RETR f", DataMode::Pasv), b"again");
     }
 }
+
+/// Issue 10, item 2: `SITE CHMOD 6755 f` (and 7777 on a directory) set setuid, setgid and
+/// sticky: an rw user on a server running as root could make a setuid-root program. Expected:
+/// 550 for any mode above 0777 with the mode unchanged, 501 for a malformed mode, 200 within
+/// 0-0777.
+#[test]
+fn site_chmod_never_sets_setuid_setgid_or_sticky() {
+    use std::os::unix::fs::PermissionsExt;
+    let srv = Server::start_with_users();
+    let root = srv.root();
+    std::fs::write(root.join("f"), b"#!/bin/sh\n").unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    std::fs::set_permissions(root.join("f"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(root.join("d"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mode = |name: &str| {
+        std::fs::metadata(root.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    let mut c = srv.login(ALICE);
+    for special in ["6755", "4755", "2755", "1777", "7777", "1000", "04755"] {
+        for name in ["f", "d"] {
+            let (code, text) = c.cmd(&format!("SITE CHMOD {special} {name}"));
+            assert_eq!(code, 550, "SITE CHMOD {special} {name}: {text}");
+        }
+    }
+    assert_eq!((mode("f"), mode("d")), (0o644, 0o755));
+    for bad in ["9 f", "17777 f", "rwx f", "-1 f", "0x755 f", "755"] {
+        let (code, text) = c.cmd(&format!("SITE CHMOD {bad}"));
+        assert_eq!(code, 501, "SITE CHMOD {bad}: {text}");
+    }
+    c.expect("SITE CHMOD 0755 f", 200);
+    c.expect("SITE CHMOD 777 d", 200);
+    c.expect("SITE CHMOD 0 f", 200);
+    assert_eq!((mode("f"), mode("d")), (0, 0o777));
+}
