@@ -96,3 +96,44 @@ fn site_chmod_never_sets_setuid_setgid_or_sticky() {
     c.expect("SITE CHMOD 0 f", 200);
     assert_eq!((mode("f"), mode("d")), (0, 0o777));
 }
+
+/// Issue 10, item 7: `STOU sub/name` dropped `sub/` and created `name` in the working
+/// directory. Expected: the file in `sub/` (150 `FILE: sub/name`, then `sub/name.1`), 550 for
+/// a directory that does not exist, 553 for a hint with no name in it; nothing in the cwd.
+#[test]
+fn stou_with_a_directory_creates_the_file_there() {
+    let srv = Server::start_with_users();
+    let root = srv.root();
+    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let pre = c.transfer_out(b"STOU sub/name", b"first", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: sub/name");
+    let pre = c.transfer_out(b"STOU sub/name", b"second", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: sub/name.1");
+    c.expect("CWD sub", 250);
+    let pre = c.transfer_out(b"STOU deeper/../deeper/x", b"third", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: deeper/../deeper/x");
+    let pre = c.transfer_out(b"STOU /sub/deeper/x", b"fourth", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: /sub/deeper/x.1");
+    assert_eq!(std::fs::read(root.join("sub/name")).unwrap(), b"first");
+    assert_eq!(std::fs::read(root.join("sub/name.1")).unwrap(), b"second");
+    assert_eq!(std::fs::read(root.join("sub/deeper/x")).unwrap(), b"third");
+    assert_eq!(
+        std::fs::read(root.join("sub/deeper/x.1")).unwrap(),
+        b"fourth"
+    );
+    let before = snapshot(&root);
+    for (hint, code) in [
+        ("nosuch/name", 550),
+        ("deeper/", 553),
+        ("deeper/..", 553),
+        (".", 553),
+    ] {
+        let _data = c.pasv();
+        let (got, text) = c.cmd(&format!("STOU {hint}"));
+        assert_eq!(got, code, "STOU {hint}: {text}");
+    }
+    assert_eq!(before, snapshot(&root), "a refused STOU created something");
+    assert!(!root.join("name").exists() && !root.join("sub/x").exists());
+}
