@@ -137,3 +137,20 @@ fn stou_with_a_directory_creates_the_file_there() {
     assert_eq!(before, snapshot(&root), "a refused STOU created something");
     assert!(!root.join("name").exists() && !root.join("sub/x").exists());
 }
+
+/// Issue 10, item 7: a read-only session could change its umask (`SITE UMASK 000` got 200)
+/// while every other write command gets 550. Expected: 550 and the mask unchanged; asking
+/// for the mask (no argument) stays allowed.
+#[test]
+fn site_umask_is_refused_for_a_read_only_session() {
+    let srv = Server::start_with_users();
+    for (who, mut c) in [("anonymous", srv.anon()), ("bob (ro)", srv.login(BOB))] {
+        let (code, text) = c.cmd("SITE UMASK 000");
+        assert_eq!(code, 550, "{who}: {text}");
+        let text = c.expect("SITE UMASK", 200);
+        assert!(text.contains("022"), "{who}: {text}");
+    }
+    let mut alice = srv.login(ALICE);
+    alice.expect("SITE UMASK 077", 200);
+    assert!(alice.expect("SITE UMASK", 200).contains("077"));
+}

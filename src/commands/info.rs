@@ -219,6 +219,9 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
             format!("Your current UMASK is {:03o}", ctl.session.umask),
         )),
         SiteCommand::Umask(Some(mask)) => {
+            // Setting the mask only matters for writing, and is refused like a write (issue
+            // 10); reading it (above) is not.
+            ctl.session.require_write()?;
             ctl.session.umask = mask;
             Ok(Reply::new(
                 ReplyCode::CommandOk,
