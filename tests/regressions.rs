@@ -59,6 +59,45 @@ fn pasv_port_range_is_reusable_right_away() {
     }
 }
 
+/// Issue 10, item 1: sessions started in binary, but RFC 959 (§3.1.1, §5.1) makes ASCII
+/// Non-print the default at login and again after REIN. `lftp put -a` relies on the default
+/// (it sends no `TYPE A`), so its LF text was stored as CR LF. Expected: STAT says ASCII, a
+/// RETR with no TYPE sends CR LF, a STOR with no TYPE stores LF, SIZE counts the CRs; after
+/// TYPE I and REIN, ASCII again.
+#[test]
+fn default_type_is_ascii_at_login_and_after_rein() {
+    let srv = Server::start_with_users();
+    // Small enough for the inline path (passive, client already connected), which is for
+    // binary only: the ASCII RETRs below must still arrive converted.
+    std::fs::write(srv.root().join("t.txt"), b"one\ntwo\n").unwrap();
+    let mut c = srv.login(ALICE);
+    let ascii_session = |c: &mut FtpClient, round: &str| {
+        let stat = c.expect("STAT", 211);
+        assert!(stat.contains("TYPE: ASCII"), "{round}: STAT:\n{stat}");
+        assert_eq!(c.expect("SIZE t.txt", 213).trim(), "213 10", "{round}");
+        for mode in ALL_MODES {
+            assert_eq!(
+                c.transfer_in(b"RETR t.txt", mode),
+                b"one\r\ntwo\r\n",
+                "{round}: {mode:?}"
+            );
+        }
+        c.stor("up.txt", b"a\r\nb\r\n");
+        assert_eq!(
+            std::fs::read(srv.root().join("up.txt")).unwrap(),
+            b"a\nb\n",
+            "{round}: STOR with no TYPE"
+        );
+    };
+    ascii_session(&mut c, "at login");
+    c.expect("TYPE I", 200);
+    assert!(c.expect("STAT", 211).contains("TYPE: BINARY"));
+    assert_eq!(c.retr("t.txt"), b"one\ntwo\n");
+    c.expect("REIN", 220);
+    c.login(ALICE.name, ALICE.password);
+    ascii_session(&mut c, "after REIN");
+}
+
 /// Issue 10, item 2: `SITE CHMOD 6755 f` (and 7777 on a directory) set setuid, setgid and
 /// sticky: an rw user on a server running as root could make a setuid-root program. Expected:
 /// 550 for any mode above 0777 with the mode unchanged, 501 for a malformed mode, 200 within

@@ -181,7 +181,9 @@ pub fn size(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         TransferType::Binary => info.size,
         TransferType::Ascii => {
             // The wire size needs a scan (each LF becomes CRLF); bounded so one client
-            // cannot make the server read gigabytes for a SIZE.
+            // cannot make the server read gigabytes for a SIZE. ASCII is the default type,
+            // so clients that never send TYPE (ftplib's size()) land here too: RFC 3659 §4
+            // allows 550 but no estimate, so never the binary size.
             if info.size > ASCII_SIZE_LIMIT {
                 return Ok(Reply::new(
                     ReplyCode::FileUnavailable,
