@@ -635,6 +635,18 @@ mod tests {
             Command::Site(SiteCommand::Chmod(0o755, b"a b".to_vec()))
         );
         assert_eq!(code(b"SITE CHMOD 9 a"), 501);
+        // Well-formed special bits parse; the jail refuses them (550), not the parser.
+        assert_eq!(
+            ok(b"SITE CHMOD 6755 a"),
+            Command::Site(SiteCommand::Chmod(0o6755, b"a".to_vec()))
+        );
+        for bad in [
+            &b"SITE CHMOD 17777 a"[..],
+            b"SITE CHMOD 0x7 a",
+            b"SITE CHMOD 755",
+        ] {
+            assert_eq!(code(bad), 501, "{}", String::from_utf8_lossy(bad));
+        }
         assert_eq!(
             ok(b"SITE UMASK 027"),
             Command::Site(SiteCommand::Umask(Some(0o027)))

@@ -535,9 +535,14 @@ impl Jail {
         Ok(())
     }
 
-    /// Set the permission bits (`mode & 0o7777`) of what `p` resolves to.
+    /// Set the permission bits (`mode`, at most `0o777`) of what `p` resolves to.
     pub fn set_mode(&self, p: &VirtualPath, mode: u32) -> Result<(), FtpError> {
-        let mode = Mode::from_bits_truncate(mode & 0o7777);
+        // SECURITY: setuid, setgid and sticky are never set for a client (issue 10): a server
+        // running as root would otherwise let an rw user make a setuid-root program.
+        if mode > 0o777 {
+            return Err(FtpError::PermissionDenied);
+        }
+        let mode = Mode::from_bits_truncate(mode);
         let t = self.resolve(p, Last::Follow)?;
         // fchmodat(2) has no working "don't follow" flag before Linux 6.6, and following could
         // leave the jail if the name is swapped for a symlink. So chmod through an fd we opened
@@ -1333,16 +1338,23 @@ mod tests {
         s.write(b"f", b"x");
         s.mkdir(b"d");
         s.link(b"l", b"f");
-        s.jail
-            .set_mode(&vp(b"l"), 0o100_640)
-            .expect("chmod via link");
+        s.jail.set_mode(&vp(b"l"), 0o640).expect("chmod via link");
         assert_eq!(s.jail.stat(&vp(b"f")).map(|i| i.mode & 0o7777), Ok(0o640));
         assert_eq!(
             s.jail.lstat(&vp(b"l")).map(|i| i.kind),
             Ok(FileKind::Symlink)
         );
-        s.jail.set_mode(&vp(b"d"), 0o1750).expect("chmod dir");
-        assert_eq!(s.jail.stat(&vp(b"d")).map(|i| i.mode & 0o7777), Ok(0o1750));
+        s.jail.set_mode(&vp(b"d"), 0o750).expect("chmod dir");
+        assert_eq!(s.jail.stat(&vp(b"d")).map(|i| i.mode & 0o7777), Ok(0o750));
+        // Only permission bits: setuid, setgid and sticky are refused and change nothing.
+        for special in [0o4755, 0o2755, 0o1777, 0o7777, 0o1000] {
+            assert_eq!(
+                s.jail.set_mode(&vp(b"d"), special),
+                Err(FtpError::PermissionDenied),
+                "{special:o}"
+            );
+        }
+        assert_eq!(s.jail.stat(&vp(b"d")).map(|i| i.mode & 0o7777), Ok(0o750));
         // A file nobody can read still gets its mode changed.
         s.jail.set_mode(&vp(b"f"), 0).expect("chmod 000");
         s.jail.set_mode(&vp(b"f"), 0o604).expect("chmod from 000");

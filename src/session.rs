@@ -47,7 +47,7 @@ pub struct Session {
     pub jail: Option<Jail>,
     /// Current directory inside the jail.
     pub cwd: VirtualPath,
-    /// TYPE.
+    /// TYPE: ASCII Non-print at login and after REIN (RFC 959 §3.1.1, §5.1).
     pub transfer_type: TransferType,
     /// Pending REST offset, consumed by the next transfer command.
     pub rest: u64,
@@ -90,7 +90,7 @@ impl Session {
             login: LoginState::Greeted,
             jail: None,
             cwd: VirtualPath::root(),
-            transfer_type: TransferType::Binary,
+            transfer_type: TransferType::Ascii,
             rest: 0,
             rename_from: None,
             data: None,
@@ -115,7 +115,7 @@ impl Session {
         self.login = LoginState::Greeted;
         self.jail = None;
         self.cwd = VirtualPath::root();
-        self.transfer_type = TransferType::Binary;
+        self.transfer_type = TransferType::Ascii;
         self.rest = 0;
         self.rename_from = None;
         self.data = None;

@@ -1384,3 +1384,216 @@ fn lftp_uses_mlsd_and_mfmt() {
     let m = fs::metadata(fx.root().join("dated/old.txt")).unwrap();
     assert_eq!(m.mtime(), 1_577_934_245, "mirror -R kept the time via MFMT");
 }
+
+// ----- the default type is ASCII (issue 10) ------------------------------------------------
+
+/// A binary file that any line-end conversion would change: leading LF, bare LF, CR LF, lone
+/// CR, CR CR LF, LF CR, every byte value up and down, pattern bytes, and a trailing lone CR.
+fn line_end_trap(len: usize) -> Vec<u8> {
+    let mut v = b"\nbare LF\nCR LF\r\nlone CR\rCR CR LF\r\r\nLF CR\n\r".to_vec();
+    v.extend(0..=255u8);
+    v.extend((0..=255u8).rev());
+    v.extend(pattern(len - v.len() - 1, 12));
+    v.push(b'\r');
+    v
+}
+
+/// Sessions start in ASCII (RFC 959 §5.1), so every client must say TYPE I before a binary
+/// transfer. Each client gets a fresh session (nothing it did before could have set the type)
+/// and moves two trap files both ways: a small one (a passive download of it may be sent
+/// inline by the control thread) and a larger one (a pool worker, sendfile). Compared byte for
+/// byte on disk and in the download.
+#[test]
+fn binary_files_pass_every_real_client_unaltered() {
+    let fx = Fx::new();
+    let files = [
+        ("small.trap", line_end_trap(3_000)),
+        ("big.trap", line_end_trap(300_000)),
+    ];
+    for (name, body) in &files {
+        fs::write(fx.root().join(name), body).unwrap();
+        fs::write(fx.l(name), body).unwrap();
+    }
+    let mut checked = Vec::new();
+    let mut check = |who: &str, body: &[u8], paths: &[PathBuf]| {
+        for path in paths {
+            let got = fs::read(path).unwrap_or_else(|e| panic!("{who} {}: {e}", path.display()));
+            assert_same(&format!("{who} {}", path.display()), &got, body);
+        }
+        checked.push(who.to_string());
+    };
+    for (name, body) in &files {
+        // curl: download (EPSV) and upload.
+        if let Some(mut c) = curl() {
+            c.args(["-o", &fx.ls(&format!("curl.{name}"))])
+                .arg(fx.url(name));
+            run(c, None, T).assert_ok();
+            let mut c = curl().unwrap();
+            c.args(["-T", &fx.ls(name)])
+                .arg(fx.url(&format!("curl_up.{name}")));
+            run(c, None, T).assert_ok();
+            check(
+                "curl",
+                body,
+                &[
+                    fx.l(&format!("curl.{name}")),
+                    fx.root().join(format!("curl_up.{name}")),
+                ],
+            );
+        }
+        // wget: download only.
+        if let Some(mut c) = wget() {
+            c.args(["-O", &fx.ls(&format!("wget.{name}"))])
+                .arg(fx.url(name));
+            run(c, None, T).assert_ok();
+            check("wget", body, &[fx.l(&format!("wget.{name}"))]);
+        }
+        // lftp: get and put, each in a session of its own.
+        if have("lftp", find_program("lftp").is_some()) {
+            let dl = fx.ls(&format!("lftp.{name}"));
+            lftp(
+                &fx,
+                true,
+                &format!("set cmd:fail-exit yes; get {name} -o {dl}"),
+            )
+            .assert_ok();
+            let up = format!(
+                "set cmd:fail-exit yes; put {} -o lftp_up.{name}",
+                fx.ls(name)
+            );
+            lftp(&fx, true, &up).assert_ok();
+            check(
+                "lftp",
+                body,
+                &[
+                    fx.l(&format!("lftp.{name}")),
+                    fx.root().join(format!("lftp_up.{name}")),
+                ],
+            );
+        }
+        // tnftp: no `binary` command; it must choose binary itself.
+        if tool("tnftp").is_some() {
+            let (dl, up) = (fx.ls(&format!("tnftp.{name}")), fx.ls(name));
+            for cmd in [
+                format!("get {name} {dl}"),
+                format!("put {up} tnftp_up.{name}"),
+            ] {
+                let script = format!(
+                    "open 127.0.0.1 {port}\nuser {u} {p}\n{cmd}\nbye\n",
+                    port = fx.port(),
+                    u = ALICE.name,
+                    p = ALICE.password,
+                );
+                let mut c = Command::new("tnftp");
+                c.args(["-n", "-v"]);
+                let o = run(c, Some(script.as_bytes()), T);
+                assert!(!o.timed_out, "{}", o.describe());
+            }
+            check(
+                "tnftp",
+                body,
+                &[
+                    fx.l(&format!("tnftp.{name}")),
+                    fx.root().join(format!("tnftp_up.{name}")),
+                ],
+            );
+        }
+        // BusyBox ftpget / ftpput.
+        if let (Some(mut get), Some(mut put)) = (busybox("ftpget"), busybox("ftpput")) {
+            let creds = ["-u", ALICE.name, "-p", ALICE.password, "-P"];
+            get.args(creds)
+                .arg(fx.port())
+                .args(["127.0.0.1", &fx.ls(&format!("bb.{name}")), name]);
+            run(get, None, T).assert_ok();
+            put.args(creds).arg(fx.port()).args([
+                "127.0.0.1",
+                &format!("bb_up.{name}"),
+                &fx.ls(name),
+            ]);
+            run(put, None, T).assert_ok();
+            check(
+                "busybox",
+                body,
+                &[
+                    fx.l(&format!("bb.{name}")),
+                    fx.root().join(format!("bb_up.{name}")),
+                ],
+            );
+        }
+        // Python ftplib: retrbinary and storbinary, passive and active, no explicit TYPE.
+        for mode in ["pasv", "active"] {
+            let Some(o) = python(&fx, PY_BINARY, &[mode, name, &fx.ls("")], T) else {
+                break;
+            };
+            o.assert_ok();
+            check(
+                &format!("ftplib {mode}"),
+                body,
+                &[
+                    fx.l(&format!("py_{mode}.{name}")),
+                    fx.root().join(format!("py_up_{mode}.{name}")),
+                ],
+            );
+        }
+    }
+    println!("binary files unaltered through: {checked:?}");
+}
+
+const PY_BINARY: &str = r#"
+import ftplib, io, os, sys
+host, port, user, pw, mode, name, local = sys.argv[1:8]
+ftp = ftplib.FTP()
+ftp.connect(host, int(port), timeout=30)
+ftp.login(user, pw)
+ftp.set_pasv(mode == "pasv")
+buf = io.BytesIO()
+ftp.retrbinary("RETR " + name, buf.write)
+open(os.path.join(local, "py_%s.%s" % (mode, name)), "wb").write(buf.getvalue())
+with open(os.path.join(local, name), "rb") as f:
+    ftp.storbinary("STOR py_up_%s.%s" % (mode, name), f)
+ftp.quit()
+"#;
+
+/// Issue 10: lftp's `put -a` sends no `TYPE A` in a fresh session (ASCII is the default), so
+/// while sessions started in binary its CR LF wire text was stored as CR LF. Expected: LF text
+/// stored as LF, and `get -a` as the first command gives LF text back.
+#[test]
+fn lftp_put_a_without_type_a_stores_lf_text() {
+    let fx = Fx::new();
+    if !have("lftp", find_program("lftp").is_some()) {
+        return;
+    }
+    fs::write(fx.l("up.txt"), TEXT).unwrap();
+    let mark = fx.mark();
+    let script = format!(
+        "set cmd:fail-exit yes; put -a {} -o fresh.txt",
+        fx.ls("up.txt")
+    );
+    lftp(&fx, true, &script).assert_ok();
+    assert!(fx
+        .srv
+        .wait_for_log_after(mark, Duration::from_secs(5), |l| l
+            .contains("> STOR fresh.txt")));
+    let logs = fx.srv.logs();
+    let sent: Vec<&str> = logs
+        .lines()
+        .skip(mark)
+        .filter(|l| l.contains("> TYPE"))
+        .collect();
+    assert!(sent.is_empty(), "lftp set the type itself: {sent:?}");
+    assert_same(
+        "lftp put -a, fresh session",
+        &fx.read_remote("fresh.txt"),
+        TEXT,
+    );
+    let script = format!(
+        "set cmd:fail-exit yes; get -a text.txt -o {}",
+        fx.ls("got.txt")
+    );
+    lftp(&fx, true, &script).assert_ok();
+    assert_same(
+        "lftp get -a, fresh session",
+        &fx.read_local("got.txt"),
+        TEXT,
+    );
+}

@@ -153,6 +153,8 @@ fn retr_never_reads_outside() {
     let srv = jail(Server::builder());
     let abs = format!("{}/outside/secret.txt", srv.base().display());
     let mut c = srv.anon();
+    // Exact bytes are compared: binary, as a real client sets before a download.
+    c.expect("TYPE I", 200);
     for p in PROBES.iter().copied().chain([abs.as_str()]) {
         retr_confined(&srv, &mut c, p, &[]);
         let (code, text) = simple(&srv, &mut c, &format!("SIZE {p}"));

@@ -58,3 +58,138 @@ fn pasv_port_range_is_reusable_right_away() {
         assert_eq!(c.transfer_in(b"RETR f", DataMode::Pasv), b"again");
     }
 }
+
+/// Issue 10, item 1: sessions started in binary, but RFC 959 (§3.1.1, §5.1) makes ASCII
+/// Non-print the default at login and again after REIN. `lftp put -a` relies on the default
+/// (it sends no `TYPE A`), so its LF text was stored as CR LF. Expected: STAT says ASCII, a
+/// RETR with no TYPE sends CR LF, a STOR with no TYPE stores LF, SIZE counts the CRs; after
+/// TYPE I and REIN, ASCII again.
+#[test]
+fn default_type_is_ascii_at_login_and_after_rein() {
+    let srv = Server::start_with_users();
+    // Small enough for the inline path (passive, client already connected), which is for
+    // binary only: the ASCII RETRs below must still arrive converted.
+    std::fs::write(srv.root().join("t.txt"), b"one\ntwo\n").unwrap();
+    let mut c = srv.login(ALICE);
+    let ascii_session = |c: &mut FtpClient, round: &str| {
+        let stat = c.expect("STAT", 211);
+        assert!(stat.contains("TYPE: ASCII"), "{round}: STAT:\n{stat}");
+        assert_eq!(c.expect("SIZE t.txt", 213).trim(), "213 10", "{round}");
+        for mode in ALL_MODES {
+            assert_eq!(
+                c.transfer_in(b"RETR t.txt", mode),
+                b"one\r\ntwo\r\n",
+                "{round}: {mode:?}"
+            );
+        }
+        c.stor("up.txt", b"a\r\nb\r\n");
+        assert_eq!(
+            std::fs::read(srv.root().join("up.txt")).unwrap(),
+            b"a\nb\n",
+            "{round}: STOR with no TYPE"
+        );
+    };
+    ascii_session(&mut c, "at login");
+    c.expect("TYPE I", 200);
+    assert!(c.expect("STAT", 211).contains("TYPE: BINARY"));
+    assert_eq!(c.retr("t.txt"), b"one\ntwo\n");
+    c.expect("REIN", 220);
+    c.login(ALICE.name, ALICE.password);
+    ascii_session(&mut c, "after REIN");
+}
+
+/// Issue 10, item 2: `SITE CHMOD 6755 f` (and 7777 on a directory) set setuid, setgid and
+/// sticky: an rw user on a server running as root could make a setuid-root program. Expected:
+/// 550 for any mode above 0777 with the mode unchanged, 501 for a malformed mode, 200 within
+/// 0-0777.
+#[test]
+fn site_chmod_never_sets_setuid_setgid_or_sticky() {
+    use std::os::unix::fs::PermissionsExt;
+    let srv = Server::start_with_users();
+    let root = srv.root();
+    std::fs::write(root.join("f"), b"#!/bin/sh\n").unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    std::fs::set_permissions(root.join("f"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::set_permissions(root.join("d"), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let mode = |name: &str| {
+        std::fs::metadata(root.join(name))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777
+    };
+    let mut c = srv.login(ALICE);
+    for special in ["6755", "4755", "2755", "1777", "7777", "1000", "04755"] {
+        for name in ["f", "d"] {
+            let (code, text) = c.cmd(&format!("SITE CHMOD {special} {name}"));
+            assert_eq!(code, 550, "SITE CHMOD {special} {name}: {text}");
+        }
+    }
+    assert_eq!((mode("f"), mode("d")), (0o644, 0o755));
+    for bad in ["9 f", "17777 f", "rwx f", "-1 f", "0x755 f", "755"] {
+        let (code, text) = c.cmd(&format!("SITE CHMOD {bad}"));
+        assert_eq!(code, 501, "SITE CHMOD {bad}: {text}");
+    }
+    c.expect("SITE CHMOD 0755 f", 200);
+    c.expect("SITE CHMOD 777 d", 200);
+    c.expect("SITE CHMOD 0 f", 200);
+    assert_eq!((mode("f"), mode("d")), (0, 0o777));
+}
+
+/// Issue 10, item 7: `STOU sub/name` dropped `sub/` and created `name` in the working
+/// directory. Expected: the file in `sub/` (150 `FILE: sub/name`, then `sub/name.1`), 550 for
+/// a directory that does not exist, 553 for a hint with no name in it; nothing in the cwd.
+#[test]
+fn stou_with_a_directory_creates_the_file_there() {
+    let srv = Server::start_with_users();
+    let root = srv.root();
+    std::fs::create_dir_all(root.join("sub/deeper")).unwrap();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let pre = c.transfer_out(b"STOU sub/name", b"first", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: sub/name");
+    let pre = c.transfer_out(b"STOU sub/name", b"second", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: sub/name.1");
+    c.expect("CWD sub", 250);
+    let pre = c.transfer_out(b"STOU deeper/../deeper/x", b"third", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: deeper/../deeper/x");
+    let pre = c.transfer_out(b"STOU /sub/deeper/x", b"fourth", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: /sub/deeper/x.1");
+    assert_eq!(std::fs::read(root.join("sub/name")).unwrap(), b"first");
+    assert_eq!(std::fs::read(root.join("sub/name.1")).unwrap(), b"second");
+    assert_eq!(std::fs::read(root.join("sub/deeper/x")).unwrap(), b"third");
+    assert_eq!(
+        std::fs::read(root.join("sub/deeper/x.1")).unwrap(),
+        b"fourth"
+    );
+    let before = snapshot(&root);
+    for (hint, code) in [
+        ("nosuch/name", 550),
+        ("deeper/", 553),
+        ("deeper/..", 553),
+        (".", 553),
+    ] {
+        let _data = c.pasv();
+        let (got, text) = c.cmd(&format!("STOU {hint}"));
+        assert_eq!(got, code, "STOU {hint}: {text}");
+    }
+    assert_eq!(before, snapshot(&root), "a refused STOU created something");
+    assert!(!root.join("name").exists() && !root.join("sub/x").exists());
+}
+
+/// Issue 10, item 7: a read-only session could change its umask (`SITE UMASK 000` got 200)
+/// while every other write command gets 550. Expected: 550 and the mask unchanged; asking
+/// for the mask (no argument) stays allowed.
+#[test]
+fn site_umask_is_refused_for_a_read_only_session() {
+    let srv = Server::start_with_users();
+    for (who, mut c) in [("anonymous", srv.anon()), ("bob (ro)", srv.login(BOB))] {
+        let (code, text) = c.cmd("SITE UMASK 000");
+        assert_eq!(code, 550, "{who}: {text}");
+        let text = c.expect("SITE UMASK", 200);
+        assert!(text.contains("022"), "{who}: {text}");
+    }
+    let mut alice = srv.login(ALICE);
+    alice.expect("SITE UMASK 077", 200);
+    assert!(alice.expect("SITE UMASK", 200).contains("077"));
+}

@@ -62,7 +62,7 @@ pub fn rnto(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     Ok(Reply::new(ReplyCode::FileActionOk, "Rename successful."))
 }
 
-/// SITE CHMOD mode path.
+/// SITE CHMOD mode path: permission bits only (the jail refuses setuid, setgid and sticky).
 pub fn chmod(ctl: &mut Control, mode: u32, arg: &[u8]) -> Result<Reply, FtpError> {
     ctl.session.require_write()?;
     let path = ctl.session.path(arg)?;

@@ -181,7 +181,9 @@ pub fn size(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         TransferType::Binary => info.size,
         TransferType::Ascii => {
             // The wire size needs a scan (each LF becomes CRLF); bounded so one client
-            // cannot make the server read gigabytes for a SIZE.
+            // cannot make the server read gigabytes for a SIZE. ASCII is the default type,
+            // so clients that never send TYPE (ftplib's size()) land here too: RFC 3659 §4
+            // allows 550 but no estimate, so never the binary size.
             if info.size > ASCII_SIZE_LIMIT {
                 return Ok(Reply::new(
                     ReplyCode::FileUnavailable,
@@ -219,6 +221,9 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
             format!("Your current UMASK is {:03o}", ctl.session.umask),
         )),
         SiteCommand::Umask(Some(mask)) => {
+            // Setting the mask only matters for writing, and is refused like a write (issue
+            // 10); reading it (above) is not.
+            ctl.session.require_write()?;
             ctl.session.umask = mask;
             Ok(Reply::new(
                 ReplyCode::CommandOk,

@@ -255,25 +255,28 @@ fn store_atomically(
     result.map(|(reply, _)| reply)
 }
 
-/// STOU: store under a new unique name; `150 FILE: name` (RFC 1123 §4.1.2.9).
+/// STOU [hint]: store under a new unique name; `150 FILE: name` (RFC 1123 §4.1.2.9). A hint
+/// with a directory (`sub/name`) creates the file in that directory, and the 150 names it
+/// with the same directory part, so the client learns the path it can use.
 pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
     ctl.session.require_write()?;
     require_data_setup(ctl)?;
     ctl.session.rest = 0;
-    let base: Vec<u8> = match hint {
-        Some(h) => {
-            let p = ctl.session.path(h)?;
-            p.file_name()
-                .map(<[u8]>::to_vec)
-                .unwrap_or_else(|| b"ftp".to_vec())
-        }
-        None => b"ftp".to_vec(),
-    };
-    let dir = ctl.session.cwd.clone();
+    let hint = hint.unwrap_or(b"ftp");
+    // Issue 10: the directory part of the hint used to be dropped (the file landed in the
+    // cwd). The last component must be a name: `sub/`, `.` or `..` name no file, so 553
+    // rather than a guess.
+    let cut = hint.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1);
+    let (shown_dir, base) = hint.split_at(cut);
+    if matches!(base, b"" | b"." | b"..") {
+        return Err(FtpError::NameNotAllowed);
+    }
+    let target = ctl.session.path(hint)?;
+    let dir = target.parent().unwrap_or_else(VirtualPath::root);
     let mode = ctl.session.file_mode();
     // Bounded search for a free name: base, base.1, ... base.999.
     for i in 0..1000u32 {
-        let mut name = base.clone();
+        let mut name = base.to_vec();
         if i > 0 {
             name.extend_from_slice(format!(".{i}").as_bytes());
         }
@@ -285,6 +288,7 @@ pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
         {
             Ok(file) => {
                 let mut text = b"FILE: ".to_vec();
+                text.extend_from_slice(shown_dir);
                 text.extend_from_slice(&name);
                 let opening = Reply::new(ReplyCode::FileStatusOk, text);
                 return receive_into(ctl, file, &path, opening, true);
