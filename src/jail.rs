@@ -34,7 +34,9 @@ pub enum WriteMode {
     Truncate,
     /// Create or append to the end (APPE).
     Append,
-    /// Keep content, cut the file to this offset and write from there (REST + STOR).
+    /// Keep content and write from this offset (REST + STOR). Nothing is cut at the open: the
+    /// writer cuts the file where writing stopped when it ends (`set_len(stream_position)`), so
+    /// an upload that fails can still put the old length back.
     Resume(u64),
     /// Create a new file, failing with `AlreadyExists` if the name is taken (STOU).
     CreateNew,
@@ -408,9 +410,9 @@ impl Jail {
         let mut file = File::from(fd);
         match mode {
             WriteMode::Truncate if !created => file.set_len(0)?,
+            // Past EOF the writes (or the final cut) extend the file with a hole, as REST
+            // beyond the end asks.
             WriteMode::Resume(offset) => {
-                // Past EOF this extends the file with a hole, as REST beyond the end asks.
-                file.set_len(offset)?;
                 file.seek(SeekFrom::Start(offset))?;
             }
             _ => {}
@@ -1142,12 +1144,16 @@ mod tests {
             fs::read(s.host(b"f")).ok().as_deref(),
             Some(&b"abcdefgh"[..])
         );
+        // Resume writes from the offset and cuts nothing: the writer cuts at its end.
         write(WriteMode::Resume(2), b"XY");
-        assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"abXY"[..]));
-        write(WriteMode::Resume(6), b"Z");
         assert_eq!(
             fs::read(s.host(b"f")).ok().as_deref(),
-            Some(&b"abXY\0\0Z"[..])
+            Some(&b"abXYefgh"[..])
+        );
+        write(WriteMode::Resume(10), b"Z");
+        assert_eq!(
+            fs::read(s.host(b"f")).ok().as_deref(),
+            Some(&b"abXYefgh\0\0Z"[..])
         );
         write(WriteMode::Truncate, b"new");
         assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"new"[..]));
@@ -1269,7 +1275,8 @@ mod tests {
             .open_write(&vp(b"big"), WriteMode::Resume(offset), 0o644)
             .expect("resume");
         assert_eq!(f.stream_position().ok(), Some(offset));
-        assert_eq!(f.metadata().map(|m| m.len()).ok(), Some(offset));
+        // Nothing is cut or extended before the first write.
+        assert_eq!(f.metadata().map(|m| m.len()).ok(), Some(4));
         f.write_all(b"tail").expect("write");
         drop(f);
         assert_eq!(s.jail.stat(&vp(b"big")).map(|i| i.size), Ok(offset + 4));
@@ -1282,12 +1289,13 @@ mod tests {
         let mut tail = Vec::new();
         r.read_to_end(&mut tail).expect("read tail");
         assert_eq!(tail, b"tail");
-        // Cutting back below 4 GiB works too.
-        drop(
-            s.jail
-                .open_write(&vp(b"big"), WriteMode::Resume(2), 0o644)
-                .expect("cut"),
-        );
+        // Cutting back below 4 GiB where writing stopped works too.
+        let f = s
+            .jail
+            .open_write(&vp(b"big"), WriteMode::Resume(2), 0o644)
+            .expect("resume");
+        f.set_len(2).expect("cut");
+        drop(f);
         assert_eq!(s.jail.stat(&vp(b"big")).map(|i| i.size), Ok(2));
     }
 

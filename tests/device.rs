@@ -1135,8 +1135,13 @@ impl Drop for Tmpfs {
 
 /// STOR of 3 MB into a 1 MiB filesystem; returns the final reply.
 fn stor_too_big(c: &mut FtpClient, name: &str) -> (u16, String) {
+    upload_too_big(c, &format!("STOR {name}"))
+}
+
+/// An upload command (STOR, APPE) sending 3 MB into a 1 MiB filesystem; the final reply.
+fn upload_too_big(c: &mut FtpClient, cmd: &str) -> (u16, String) {
     c.expect("TYPE I", 200);
-    let (mut data, _) = c.start_transfer(format!("STOR {name}").as_bytes(), DataMode::Pasv);
+    let (mut data, _) = c.start_transfer(cmd.as_bytes(), DataMode::Pasv);
     // The server stops reading when the disk is full: write errors are expected.
     let _ = data.write_all(&pattern(3_000_000, 2));
     let _ = data.shutdown(Shutdown::Write);
@@ -1195,6 +1200,96 @@ fn full_disk_gives_452_and_removes_the_partial_file() {
 #[test]
 fn full_disk_keeps_the_partial_file_when_asked() {
     full_disk(true);
+}
+
+/// APPE and REST+STOR into an existing file on a full disk: with `keep_partial_on_enospc = no`
+/// the file is cut back to what it was before the command, with `yes` the part that arrived is
+/// kept for a resume.
+fn full_disk_extending(keep: bool) {
+    let test = if keep {
+        "full_disk_extending_keep_partial"
+    } else {
+        "full_disk_extending"
+    };
+    let Some(disk) = Tmpfs::mount(test) else {
+        return;
+    };
+    let mut b = Server::builder().user_with_home(ALICE, disk.path().to_path_buf());
+    if keep {
+        b = b.opt("keep_partial_on_enospc", "yes");
+    }
+    let srv = b.start();
+    let mut c = srv.login(ALICE);
+    let original = pattern(100_000, 5);
+    let host = disk.path().join("small.bin");
+    for (what, cmds) in [
+        ("APPE", vec!["APPE small.bin".to_string()]),
+        (
+            "REST+STOR",
+            vec![format!("REST {}", original.len()), "STOR small.bin".into()],
+        ),
+        // REST inside the file: the bytes past the restart point are not cut at the start.
+        (
+            "REST 10+STOR",
+            vec!["REST 10".into(), "STOR small.bin".into()],
+        ),
+    ] {
+        fs::write(&host, &original).unwrap();
+        let (last, before) = cmds.split_last().unwrap();
+        for cmd in before {
+            c.expect(cmd, 350);
+        }
+        let (code, text) = upload_too_big(&mut c, last);
+        assert!(
+            code == 452 || code == 552,
+            "{what} onto a full disk: {code} {text}"
+        );
+        let now = fs::read(&host).unwrap();
+        if keep {
+            assert!(
+                now.len() > original.len(),
+                "{what}, keep_partial_on_enospc=yes: the part that arrived is gone ({} bytes)",
+                now.len()
+            );
+            let kept = if what == "REST 10+STOR" {
+                10
+            } else {
+                original.len()
+            };
+            assert_bytes(&now[..kept], &original[..kept], "the file's old start");
+        } else if what == "REST 10+STOR" {
+            // The overwritten range holds new bytes; the length and everything else are back.
+            assert_eq!(
+                now.len(),
+                original.len(),
+                "{what}: length after a full disk"
+            );
+            assert_bytes(&now[..10], &original[..10], "the file's start");
+        } else {
+            assert_bytes(&now, &original, &format!("{what} on a full disk"));
+        }
+        if keep {
+            // Free the space the kept part holds.
+            fs::write(&host, &original).unwrap();
+        }
+        // The disk has room again: the next upload works.
+        c.stor("next", b"fits now");
+        assert_bytes(&c.retr("next"), b"fits now", "content");
+        c.expect("DELE next", 250);
+    }
+    c.expect("NOOP", 200);
+    drop(c);
+    drop(srv);
+}
+
+#[test]
+fn full_disk_appe_and_rest_stor_leave_the_file_as_it_was() {
+    full_disk_extending(false);
+}
+
+#[test]
+fn full_disk_appe_keeps_the_appended_part_when_asked() {
+    full_disk_extending(true);
 }
 
 // ---------------------------------------------------------------------------------------------
