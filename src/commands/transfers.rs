@@ -14,7 +14,6 @@ use crate::vpath::VirtualPath;
 use crate::xferlog::{AccessMode, Direction, XferRecord};
 use std::io::Seek;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// TYPE.
@@ -270,35 +269,24 @@ impl Finish {
     }
 }
 
-/// atomic_uploads: write a hidden temporary in the same directory, rename it over the target
-/// only when the whole file arrived; any failure leaves the old file as it was.
+/// atomic_uploads: write a hidden temporary in the same directory (jail/temp.rs), rename it
+/// over the target only when the whole file arrived; any failure leaves the old file as it was.
 fn store_atomically(
     ctl: &mut Control,
     path: &VirtualPath,
     opening: Reply,
 ) -> Result<Reply, FtpError> {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = path.parent().unwrap_or_else(VirtualPath::root);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let tmp_name = format!(".ferroftpd-upload.{}.{n}", std::process::id());
-    let tmp = dir.join(tmp_name.as_bytes())?;
-    let file =
-        ctl.session
-            .jail()?
-            .open_write(&tmp, WriteMode::CreateNew, ctl.session.file_mode())?;
-    let result = receive(ctl, file, path, opening, Finish::nothing());
-    let jail = ctl.session.jail()?;
+    let upload = ctl
+        .session
+        .jail()?
+        .open_atomic(path, ctl.session.file_mode())?;
+    let result = receive(ctl, upload.file()?, path, opening, Finish::nothing());
     // Decided by the transfer's outcome, not the reply: after ABOR the last reply is the
     // ABOR's own 226 while the upload itself was cut short.
-    let complete = matches!(&result, Ok((_, TransferOutcome::Complete(_))));
-    if complete {
-        if let Err(e) = jail.rename(&tmp, path) {
-            let _ = jail.remove_file(&tmp);
-            return Err(e);
-        }
-    } else {
-        let _ = jail.remove_file(&tmp);
+    if matches!(&result, Ok((_, TransferOutcome::Complete(_)))) {
+        upload.commit(ctl.settings.config.fsync)?;
     }
+    // Otherwise dropping `upload` removes the temporary.
     result.map(|(reply, _)| reply)
 }
 
