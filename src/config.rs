@@ -73,7 +73,7 @@ pub struct Config {
     pub atomic_uploads: bool,
     /// `deny_overwrite`: uploads may not replace an existing file.
     pub deny_overwrite: bool,
-    /// `keep_partial_on_enospc`: keep, rather than delete, an upload cut short by a full disk.
+    /// `keep_partial_on_enospc`: keep, rather than undo, an upload cut short by a full disk.
     pub keep_partial_on_enospc: bool,
     /// `hide_dot_files`: listings leave out names starting with `.`.
     pub hide_dot_files: bool,

@@ -1,5 +1,5 @@
 //! The one audited place for `unsafe`: libc `crypt_r(3)`, volatile zeroing of secrets, `fork(2)`,
-//! and `sync_file_range(2)`.
+//! `sync_file_range(2)` and `flock(2)`.
 
 use std::ffi::{c_char, CStr};
 use std::io;
@@ -186,6 +186,28 @@ pub fn start_writeback(file: &std::fs::File) -> io::Result<()> {
     }
 }
 
+/// Take an exclusive `flock(2)` on `fd` without waiting: `Ok(true)` locked, `Ok(false)` another
+/// open file description holds a lock, `Err` when the file system cannot lock. The lock is
+/// never released explicitly: it ends when the last descriptor of this open file closes,
+/// or when the process dies, however it dies.
+pub fn try_lock_exclusive(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<bool> {
+    use nix::libc;
+    use std::os::fd::AsRawFd;
+    loop {
+        // SAFETY: plain syscall on a valid descriptor borrowed for the call; no memory passed.
+        let rc = unsafe { libc::flock(fd.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(true);
+        }
+        let e = io::Error::last_os_error();
+        match e.raw_os_error() {
+            Some(libc::EWOULDBLOCK) => return Ok(false),
+            Some(libc::EINTR) => continue,
+            _ => return Err(e),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,6 +275,24 @@ mod tests {
             .map(|b| unsafe { b.assume_init() })
             .collect();
         assert_eq!(spare, vec![0u8; 6]);
+    }
+
+    #[test]
+    fn flock_is_exclusive_between_open_files_of_one_process() {
+        use std::os::fd::AsFd;
+        let path = std::env::temp_dir().join(format!("ferroftpd-flock-{}", std::process::id()));
+        let a = std::fs::File::create(&path).expect("create");
+        let b = std::fs::File::open(&path).expect("open");
+        assert!(try_lock_exclusive(a.as_fd()).expect("lock a"));
+        // Another open file description, even in this process, sees the lock.
+        assert!(!try_lock_exclusive(b.as_fd()).expect("lock b"));
+        // A duplicate shares the lock: it is released only when both are closed.
+        let a2 = a.try_clone().expect("dup");
+        drop(a);
+        assert!(!try_lock_exclusive(b.as_fd()).expect("lock b while a dup lives"));
+        drop(a2);
+        assert!(try_lock_exclusive(b.as_fd()).expect("lock b after close"));
+        let _ = std::fs::remove_file(&path);
     }
 
     #[test]

@@ -24,8 +24,14 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
+mod temp;
+
+pub use temp::AtomicUpload;
+
 /// Symlinks followed in one resolution before giving up (Linux `MAXSYMLINKS`).
 pub const MAX_SYMLINKS: u32 = 40;
+/// Upload temporaries one listing checks for staleness at most.
+const MAX_SWEEP_PER_LISTING: usize = 64;
 
 /// How `open_write` treats existing content.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,7 +40,9 @@ pub enum WriteMode {
     Truncate,
     /// Create or append to the end (APPE).
     Append,
-    /// Keep content, cut the file to this offset and write from there (REST + STOR).
+    /// Keep content and write from this offset (REST + STOR). Nothing is cut at the open: the
+    /// writer cuts the file where writing stopped when it ends (`set_len(stream_position)`), so
+    /// an upload that fails can still put the old length back.
     Resume(u64),
     /// Create a new file, failing with `AlreadyExists` if the name is taken (STOU).
     CreateNew,
@@ -55,6 +63,8 @@ enum Last {
     Create,
     /// Act on the final name itself, even if it is a symlink.
     NoFollow,
+    /// As `NoFollow`, for a name about to be made (mkdir, rename target, exclusive create).
+    New,
 }
 
 /// The directories walked so far, root excluded.
@@ -236,8 +246,19 @@ impl Jail {
                 }
                 _ => {}
             }
+            // SECURITY: upload temporaries do not exist for clients (jail/temp.rs), as the
+            // final name, on the way, or in link text: none can be read, removed, replaced
+            // or made by a client.
+            if temp::is_reserved(&name) {
+                let making = pending.is_empty() && matches!(last, Last::Create | Last::New);
+                return Err(if making {
+                    FtpError::NameNotAllowed
+                } else {
+                    FtpError::NotFound
+                });
+            }
             if pending.is_empty() {
-                if last == Last::NoFollow {
+                if matches!(last, Last::NoFollow | Last::New) {
                     return Ok(Target {
                         walk,
                         name: Some(name),
@@ -377,10 +398,11 @@ impl Jail {
         }
         let (fd, created) = if mode == WriteMode::CreateNew {
             // O_EXCL semantics: any existing name, even a dangling symlink, is taken.
-            let t = self.resolve(p, Last::NoFollow)?;
+            let t = self.resolve(p, Last::New)?;
             if t.name.is_none() {
                 return Err(FtpError::AlreadyExists);
             }
+            temp::sweep_before_upload(t.dir());
             let excl = flags | OFlag::O_CREAT | OFlag::O_EXCL;
             (fcntl::openat(t.dir(), t.name(), excl, perm)?, true)
         } else {
@@ -388,6 +410,7 @@ impl Jail {
             if t.name.is_none() {
                 return Err(FtpError::NotAFile);
             }
+            temp::sweep_before_upload(t.dir());
             if let Some(st) = &t.stat {
                 // SECURITY: never open a FIFO or device for writing, not even briefly.
                 if stat_kind(st) != FileKind::File {
@@ -408,9 +431,9 @@ impl Jail {
         let mut file = File::from(fd);
         match mode {
             WriteMode::Truncate if !created => file.set_len(0)?,
+            // Past EOF the writes (or the final cut) extend the file with a hole, as REST
+            // beyond the end asks.
             WriteMode::Resume(offset) => {
-                // Past EOF this extends the file with a hole, as REST beyond the end asks.
-                file.set_len(offset)?;
                 file.seek(SeekFrom::Start(offset))?;
             }
             _ => {}
@@ -418,7 +441,30 @@ impl Jail {
         Ok(file)
     }
 
+    /// Start an atomic upload of `p` (atomic_uploads): written to a hidden temporary in the
+    /// same directory, created with `perm & 0o777` exactly, renamed over `p` itself (a final
+    /// symlink is replaced, not followed) by [`AtomicUpload::commit`].
+    pub fn open_atomic(&self, p: &VirtualPath, perm: u32) -> Result<AtomicUpload, FtpError> {
+        let mut t = self.resolve(p, Last::New)?;
+        let Some(name) = t.name.take() else {
+            return Err(FtpError::NotAFile);
+        };
+        // A directory could never be replaced: say so before the data, not after it.
+        match stat::fstatat(t.dir(), &name[..], AtFlags::AT_SYMLINK_NOFOLLOW) {
+            Ok(st) if stat_kind(&st) == FileKind::Dir => return Err(FtpError::NotAFile),
+            Ok(_) | Err(Errno::ENOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let dir = match t.walk.stack.pop() {
+            Some(fd) => fd,
+            None => self.root.try_clone()?,
+        };
+        temp::sweep_before_upload(dir.as_fd());
+        AtomicUpload::new(dir, name, Mode::from_bits_truncate(perm & 0o777))
+    }
+
     /// The entries of directory `p` (symlinks followed to reach it), sorted by name bytes.
+    /// Upload temporaries are left out, and the stale ones among them removed.
     pub fn list_dir(&self, p: &VirtualPath, max_entries: usize) -> Result<Vec<DirEntry>, FtpError> {
         let t = self.resolve(p, Last::Follow)?;
         if stat_kind(t.existing()?) != FileKind::Dir {
@@ -429,10 +475,18 @@ impl Jail {
         let fd = fcntl::openat(t.dir(), t.name(), flags, Mode::empty())?;
         let mut dir = Dir::from_fd(fd)?;
         let mut names: Vec<Vec<u8>> = Vec::new();
+        let mut reserved: Vec<Vec<u8>> = Vec::new();
         for entry in dir.iter() {
             let entry = entry?;
             let name = entry.file_name().to_bytes();
             if name == b"." || name == b".." {
+                continue;
+            }
+            if temp::is_reserved(name) {
+                // Bounded: a directory full of them is swept over several listings.
+                if reserved.len() < MAX_SWEEP_PER_LISTING {
+                    reserved.push(name.to_vec());
+                }
                 continue;
             }
             // Stop reading at the limit instead of holding a huge directory in memory.
@@ -440,6 +494,10 @@ impl Jail {
                 return Err(FtpError::LimitReached);
             }
             names.push(name.to_vec());
+        }
+        let now = temp::now_secs();
+        for name in reserved {
+            temp::remove_if_stale(dir.as_fd(), &name, now);
         }
         let mut out = Vec::with_capacity(names.len());
         for name in names {
@@ -474,7 +532,7 @@ impl Jail {
         if p.is_root() {
             return Err(FtpError::AlreadyExists);
         }
-        let t = self.resolve(p, Last::NoFollow)?;
+        let t = self.resolve(p, Last::New)?;
         // Owner-only first so the directory can be opened for fchmod whatever `perm` says,
         // and is never more open than asked while the mode is being set.
         stat::mkdirat(t.dir(), t.name(), Mode::S_IRWXU)?;
@@ -509,7 +567,11 @@ impl Jail {
     /// Rename `from` to `to`; symlinks are renamed (or replaced) themselves.
     pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FtpError> {
         let src = self.resolve_not_root(from)?;
-        let dst = self.resolve_not_root(to)?;
+        // SECURITY: as for the source, not the root; a reserved name is refused, not replaced.
+        if to.is_root() {
+            return Err(FtpError::PermissionDenied);
+        }
+        let dst = self.resolve(to, Last::New)?;
         fcntl::renameat(src.dir(), src.name(), dst.dir(), dst.name())?;
         Ok(())
     }
@@ -1147,12 +1209,16 @@ mod tests {
             fs::read(s.host(b"f")).ok().as_deref(),
             Some(&b"abcdefgh"[..])
         );
+        // Resume writes from the offset and cuts nothing: the writer cuts at its end.
         write(WriteMode::Resume(2), b"XY");
-        assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"abXY"[..]));
-        write(WriteMode::Resume(6), b"Z");
         assert_eq!(
             fs::read(s.host(b"f")).ok().as_deref(),
-            Some(&b"abXY\0\0Z"[..])
+            Some(&b"abXYefgh"[..])
+        );
+        write(WriteMode::Resume(10), b"Z");
+        assert_eq!(
+            fs::read(s.host(b"f")).ok().as_deref(),
+            Some(&b"abXYefgh\0\0Z"[..])
         );
         write(WriteMode::Truncate, b"new");
         assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"new"[..]));
@@ -1274,7 +1340,8 @@ mod tests {
             .open_write(&vp(b"big"), WriteMode::Resume(offset), 0o644)
             .expect("resume");
         assert_eq!(f.stream_position().ok(), Some(offset));
-        assert_eq!(f.metadata().map(|m| m.len()).ok(), Some(offset));
+        // Nothing is cut or extended before the first write.
+        assert_eq!(f.metadata().map(|m| m.len()).ok(), Some(4));
         f.write_all(b"tail").expect("write");
         drop(f);
         assert_eq!(s.jail.stat(&vp(b"big")).map(|i| i.size), Ok(offset + 4));
@@ -1287,12 +1354,13 @@ mod tests {
         let mut tail = Vec::new();
         r.read_to_end(&mut tail).expect("read tail");
         assert_eq!(tail, b"tail");
-        // Cutting back below 4 GiB works too.
-        drop(
-            s.jail
-                .open_write(&vp(b"big"), WriteMode::Resume(2), 0o644)
-                .expect("cut"),
-        );
+        // Cutting back below 4 GiB where writing stopped works too.
+        let f = s
+            .jail
+            .open_write(&vp(b"big"), WriteMode::Resume(2), 0o644)
+            .expect("resume");
+        f.set_len(2).expect("cut");
+        drop(f);
         assert_eq!(s.jail.stat(&vp(b"big")).map(|i| i.size), Ok(2));
     }
 
@@ -1383,6 +1451,160 @@ mod tests {
         fs::rename(&s.root, &moved).expect("rename root");
         assert_eq!(s.read(b"f").as_deref(), Ok(&b"still here"[..]));
         fs::rename(&moved, &s.root).expect("rename back");
+    }
+
+    /// A reserved name as another, dead or live, instance would leave it.
+    const FOREIGN_TEMP: &[u8] = b".ferroftpd-upload.1.0123456789abcdef.0";
+
+    #[test]
+    fn upload_temporaries_do_not_exist_for_clients() {
+        let s = Scratch::new();
+        s.mkdir(b"d");
+        s.write(b"d/f", b"x");
+        let mut t = b"d/".to_vec();
+        t.extend_from_slice(FOREIGN_TEMP);
+        s.write(&t, b"partial");
+        // Held, as a live upload holds it: nothing below may remove it.
+        let held = fs::File::open(s.host(&t)).expect("open");
+        assert_eq!(
+            crate::ffi::try_lock_exclusive(held.as_fd()).ok(),
+            Some(true)
+        );
+        s.link(b"d/l", FOREIGN_TEMP);
+        let names: Vec<Vec<u8>> = s
+            .jail
+            .list_dir(&vp(b"d"), 10)
+            .expect("list")
+            .into_iter()
+            .map(|e| e.name)
+            .collect();
+        assert_eq!(names, vec![b"f".to_vec(), b"l".to_vec()]);
+        let gone = Err(FtpError::NotFound);
+        assert_eq!(s.jail.stat(&vp(&t)).map(|_| ()), gone);
+        assert_eq!(s.jail.lstat(&vp(&t)).map(|_| ()), gone);
+        assert_eq!(s.read(&t).map(|_| ()), gone);
+        assert_eq!(s.read(b"d/l").map(|_| ()), gone);
+        assert_eq!(s.jail.remove_file(&vp(&t)), gone);
+        assert_eq!(s.jail.remove_dir(&vp(&t)), gone);
+        assert_eq!(s.jail.rename(&vp(&t), &vp(b"d/g")), gone);
+        assert_eq!(s.jail.set_mode(&vp(&t), 0o600), gone);
+        assert_eq!(s.jail.list_dir(&vp(&t), 10).map(|_| ()), gone);
+        let refused = Err(FtpError::NameNotAllowed);
+        assert_eq!(s.jail.rename(&vp(b"d/f"), &vp(&t)), refused);
+        assert_eq!(s.jail.make_dir(&vp(b".ferroftpd-upload.x"), 0o755), refused);
+        for mode in [WriteMode::Truncate, WriteMode::Append, WriteMode::CreateNew] {
+            assert_eq!(
+                s.jail.open_write(&vp(&t), mode, 0o644).err(),
+                Some(FtpError::NameNotAllowed)
+            );
+        }
+        assert_eq!(
+            s.jail.open_atomic(&vp(&t), 0o644).err(),
+            Some(FtpError::NameNotAllowed)
+        );
+        assert_eq!(fs::read(s.host(&t)).ok().as_deref(), Some(&b"partial"[..]));
+        assert_eq!(fs::read(s.host(b"d/f")).ok().as_deref(), Some(&b"x"[..]));
+        // Unlocked (its writer died): the next listing removes it.
+        drop(held);
+        assert_eq!(s.jail.list_dir(&vp(b"d"), 10).map(|l| l.len()), Ok(2));
+        assert!(!s.host(&t).exists());
+    }
+
+    #[test]
+    fn only_stale_temporaries_are_removed() {
+        let s = Scratch::new();
+        let foreign = FOREIGN_TEMP;
+        let legacy_old: &[u8] = b".ferroftpd-upload.4242.0";
+        let legacy_new: &[u8] = b".ferroftpd-upload.4242.1";
+        let unknown: &[u8] = b".ferroftpd-upload.notes";
+        for name in [foreign, legacy_old, legacy_new, unknown] {
+            s.write(name, b"data");
+        }
+        let two_days = TimeSpec::new(temp::now_secs() - 2 * temp::LEGACY_AGE_SECS, 0);
+        stat::utimensat(
+            fcntl::AT_FDCWD,
+            &s.host(legacy_old),
+            &two_days,
+            &two_days,
+            UtimensatFlags::NoFollowSymlink,
+        )
+        .expect("age");
+        // An upload of this instance in progress, named (as without O_TMPFILE).
+        let upload = s.jail.open_atomic(&vp(b"target"), 0o640).expect("atomic");
+        assert_eq!(s.jail.list_dir(&VirtualPath::root(), 10), Ok(Vec::new()));
+        let mut left: Vec<Vec<u8>> = fs::read_dir(&s.root)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().into_vec())
+            .collect();
+        left.sort();
+        // Kept: the recent legacy one, the unknown one, and our own live upload if named
+        // (O_TMPFILE leaves it nameless).
+        let own: Vec<&Vec<u8>> = left
+            .iter()
+            .filter(|n| n[..] != *legacy_new && n[..] != *unknown)
+            .collect();
+        assert_eq!(own.len(), usize::from(upload.is_named()), "{own:?}");
+        assert_eq!(left.len(), 2 + own.len());
+        assert!(!s.host(foreign).exists() && !s.host(legacy_old).exists());
+        drop(upload);
+        assert!(!s.host(b"target").exists());
+    }
+
+    #[test]
+    fn atomic_upload_replaces_only_when_committed() {
+        let s = Scratch::new();
+        s.write(b"target", b"old");
+        s.link(b"link", b"target");
+        let reserved = |s: &Scratch| {
+            fs::read_dir(&s.root)
+                .expect("read_dir")
+                .filter(|e| temp::is_reserved(e.as_ref().expect("entry").file_name().as_bytes()))
+                .count()
+        };
+        let upload = s.jail.open_atomic(&vp(b"target"), 0o600).expect("atomic");
+        upload
+            .file()
+            .expect("file")
+            .write_all(b"half")
+            .expect("write");
+        drop(upload);
+        assert_eq!(
+            fs::read(s.host(b"target")).ok().as_deref(),
+            Some(&b"old"[..])
+        );
+        assert_eq!(reserved(&s), 0);
+        let upload = s.jail.open_atomic(&vp(b"target"), 0o600).expect("atomic");
+        upload
+            .file()
+            .expect("file")
+            .write_all(b"new")
+            .expect("write");
+        upload.commit(true).expect("commit");
+        assert_eq!(
+            fs::read(s.host(b"target")).ok().as_deref(),
+            Some(&b"new"[..])
+        );
+        let m = fs::metadata(s.host(b"target"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(m & 0o7777, 0o600);
+        assert_eq!(reserved(&s), 0);
+        // The name itself is replaced, as by a rename; a directory never is.
+        let upload = s.jail.open_atomic(&vp(b"link"), 0o644).expect("atomic");
+        upload.commit(false).expect("commit");
+        assert!(fs::symlink_metadata(s.host(b"link"))
+            .expect("meta")
+            .is_file());
+        s.mkdir(b"dir");
+        assert_eq!(
+            s.jail.open_atomic(&vp(b"dir"), 0o644).err(),
+            Some(FtpError::NotAFile)
+        );
+        assert_eq!(
+            s.jail.open_atomic(&VirtualPath::root(), 0o644).err(),
+            Some(FtpError::NotAFile)
+        );
     }
 
     #[test]

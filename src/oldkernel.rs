@@ -20,6 +20,10 @@
 //! * every syscall made with another architecture's calling convention (the numbers would mean
 //!   something else), e.g. `int 0x80` from an x86_64 process.
 //!
+//! And one flag: `openat` with `O_TMPFILE` (3.11) answers EISDIR, as 3.10 does (it ignores the
+//! unknown flag and refuses to open a directory for writing), so the named-temporary fallback
+//! of atomic uploads runs. Only `openat` is checked: it is the only open the jail makes.
+//!
 //! Allowed although new: rseq (4.18). glibc registers the main thread with rseq before `main`,
 //! and then treats a failed registration of a later thread as fatal ("rseq registration
 //! failed", abort). A real old kernel refuses the main thread too, and glibc then never asks
@@ -168,9 +172,22 @@ pub fn deny_new_syscalls() -> io::Result<()> {
 #[derive(Clone, Copy)]
 enum To {
     Next,
+    /// Over this many following instructions.
+    Skip(usize),
     Allow,
     Deny,
+    Eisdir,
 }
+
+/// `__O_TMPFILE`: the bit `O_TMPFILE` adds to `O_DIRECTORY`.
+const TMPFILE_BIT: u32 = (libc::O_TMPFILE & !libc::O_DIRECTORY) as u32;
+/// Offset of the low 32 bits of `args[2]` (openat's flags) in `struct seccomp_data`: the
+/// arguments are 64-bit from offset 16 on every architecture.
+const OFFSET_ARG2_LOW: u32 = if cfg!(target_endian = "little") {
+    32
+} else {
+    36
+};
 
 /// A BPF instruction before its jump offsets are known.
 struct Insn {
@@ -212,6 +229,15 @@ fn filter_program(arch: u32) -> Vec<SockFilter> {
     if let Some(bit) = X32_SYSCALL_BIT {
         body.push(jump(libc::BPF_JSET, bit, To::Deny, To::Next));
     }
+    // openat(.., O_TMPFILE): EISDIR, as on 3.10; any other openat is allowed.
+    body.push(jump(
+        libc::BPF_JEQ,
+        libc::SYS_openat as u32,
+        To::Next,
+        To::Skip(2),
+    ));
+    body.push(stmt(load_word, OFFSET_ARG2_LOW));
+    body.push(jump(libc::BPF_JSET, TMPFILE_BIT, To::Eisdir, To::Allow));
     for nr in &NEW_BEFORE_5_1 {
         if *nr >= 0 {
             body.push(jump(libc::BPF_JEQ, *nr as u32, To::Deny, To::Next));
@@ -228,17 +254,24 @@ fn filter_program(arch: u32) -> Vec<SockFilter> {
 
     let allow = body.len();
     let deny = allow + 1;
+    let eisdir = allow + 2;
     body.push(stmt(libc::BPF_RET | libc::BPF_K, libc::SECCOMP_RET_ALLOW));
     body.push(stmt(
         libc::BPF_RET | libc::BPF_K,
         libc::SECCOMP_RET_ERRNO | (libc::ENOSYS as u32 & libc::SECCOMP_RET_DATA),
     ));
+    body.push(stmt(
+        libc::BPF_RET | libc::BPF_K,
+        libc::SECCOMP_RET_ERRNO | (libc::EISDIR as u32 & libc::SECCOMP_RET_DATA),
+    ));
 
     let offset = |at: usize, to: To| -> u8 {
         let target = match to {
             To::Next => at + 1,
+            To::Skip(n) => at + 1 + n,
             To::Allow => allow,
             To::Deny => deny,
+            To::Eisdir => eisdir,
         };
         u8::try_from(target - at - 1).expect("BPF jumps are forward and under 256")
     };
@@ -263,6 +296,11 @@ mod tests {
 
     /// Runs the program on a fake `seccomp_data`, like the kernel would.
     fn run(program: &[SockFilter], arch: u32, nr: u32) -> u32 {
+        run_args(program, arch, nr, 0)
+    }
+
+    /// [`run`] with the low word of `args[2]` (openat's flags).
+    fn run_args(program: &[SockFilter], arch: u32, nr: u32, arg2: u32) -> u32 {
         let mut acc = 0u32;
         let mut pc = 0usize;
         loop {
@@ -270,7 +308,12 @@ mod tests {
             let code = u32::from(insn.code);
             pc += 1;
             if code == libc::BPF_LD | libc::BPF_W | libc::BPF_ABS {
-                acc = if insn.k == 0 { nr } else { arch };
+                acc = match insn.k {
+                    0 => nr,
+                    4 => arch,
+                    k if k == OFFSET_ARG2_LOW => arg2,
+                    k => panic!("unexpected load offset {k}"),
+                };
             } else if code == libc::BPF_RET | libc::BPF_K {
                 return insn.k;
             } else {
@@ -333,6 +376,16 @@ mod tests {
                 "syscall {nr} must pass"
             );
         }
+        // O_TMPFILE is a flag of an old syscall: EISDIR, as Linux 3.10 answers it.
+        let openat = libc::SYS_openat as u32;
+        let eisdir = libc::SECCOMP_RET_ERRNO | libc::EISDIR as u32;
+        let tmpfile = libc::O_TMPFILE | libc::O_WRONLY;
+        assert_eq!(run_args(&program, arch, openat, tmpfile as u32), eisdir);
+        let plain = libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC;
+        assert_eq!(
+            run_args(&program, arch, openat, plain as u32),
+            libc::SECCOMP_RET_ALLOW
+        );
         // Another ABI's numbers mean other calls: denied whatever the number.
         assert_eq!(
             run(&program, arch ^ 0x4000_0000, libc::SYS_openat as u32),
@@ -395,6 +448,22 @@ mod tests {
             };
             if fd < 0 {
                 return Err(format!("openat: {}", io::Error::last_os_error()));
+            }
+            // SAFETY: NUL-terminated literal path; a descriptor, if one came back, is closed.
+            let tmp = unsafe {
+                libc::openat(
+                    fd,
+                    c".".as_ptr(),
+                    libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
+                    0o600,
+                )
+            };
+            if tmp >= 0 {
+                // SAFETY: opened just above, closed exactly once.
+                unsafe { libc::close(tmp) };
+            }
+            if tmp >= 0 || errno_of(-1) != Some(libc::EISDIR) {
+                return Err(format!("openat(O_TMPFILE): rc {tmp}, want EISDIR"));
             }
             // SAFETY: `fd` was just opened by us and is closed exactly once.
             unsafe { libc::close(fd) };

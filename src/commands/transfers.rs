@@ -12,8 +12,8 @@ use crate::reply::{Reply, ReplyCode};
 use crate::transfer::{Payload, TransferOutcome};
 use crate::vpath::VirtualPath;
 use crate::xferlog::{AccessMode, Direction, XferRecord};
+use std::io::Seek;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 /// TYPE.
@@ -218,40 +218,75 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
         return store_atomically(ctl, &path, opening);
     }
     let file = jail.open_write(&path, mode, ctl.session.file_mode())?;
-    // A file this upload created (or emptied) holds nothing worth keeping if the disk fills.
-    let fresh = !existed || mode == WriteMode::Truncate;
-    receive_into(ctl, file, &path, opening, fresh)
+    let finish = match mode {
+        // A file this upload created or emptied holds nothing worth keeping if the disk fills.
+        WriteMode::Truncate | WriteMode::CreateNew => Finish::fresh(),
+        WriteMode::Append | WriteMode::Resume(_) => Finish {
+            extended: Some(Extended {
+                before: file.metadata()?.len(),
+                file: file.try_clone()?,
+                cut_at_end: mode != WriteMode::Append,
+            }),
+            created: !existed,
+        },
+    };
+    receive_into(ctl, file, &path, opening, finish)
 }
 
-/// atomic_uploads: write a hidden temporary in the same directory, rename it over the target
-/// only when the whole file arrived; any failure leaves the old file as it was.
+/// How an upload's target is finished or undone once the transfer ended.
+struct Finish {
+    /// APPE or REST+STOR into a file: what is needed to cut it.
+    extended: Option<Extended>,
+    /// The upload created (or emptied) the file: removed when the disk fills.
+    created: bool,
+}
+
+/// A second handle on a file an upload writes into at an offset.
+struct Extended {
+    /// The file's length before the command: put back when the disk fills (issue 10).
+    before: u64,
+    /// Shares the upload's file offset, so its position is where writing stopped.
+    file: std::fs::File,
+    /// REST+STOR: the file ends where writing stopped (`WriteMode::Resume` cuts nothing).
+    cut_at_end: bool,
+}
+
+impl Finish {
+    /// A file the upload created: removed on a full disk, nothing else to do.
+    fn fresh() -> Finish {
+        Finish {
+            extended: None,
+            created: true,
+        }
+    }
+
+    /// Nothing to do: the atomic upload's temporary is handled by its owner.
+    fn nothing() -> Finish {
+        Finish {
+            extended: None,
+            created: false,
+        }
+    }
+}
+
+/// atomic_uploads: write a hidden temporary in the same directory (jail/temp.rs), rename it
+/// over the target only when the whole file arrived; any failure leaves the old file as it was.
 fn store_atomically(
     ctl: &mut Control,
     path: &VirtualPath,
     opening: Reply,
 ) -> Result<Reply, FtpError> {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = path.parent().unwrap_or_else(VirtualPath::root);
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    let tmp_name = format!(".ferroftpd-upload.{}.{n}", std::process::id());
-    let tmp = dir.join(tmp_name.as_bytes())?;
-    let file =
-        ctl.session
-            .jail()?
-            .open_write(&tmp, WriteMode::CreateNew, ctl.session.file_mode())?;
-    let result = receive(ctl, file, path, opening, false);
-    let jail = ctl.session.jail()?;
+    let upload = ctl
+        .session
+        .jail()?
+        .open_atomic(path, ctl.session.file_mode())?;
+    let result = receive(ctl, upload.file()?, path, opening, Finish::nothing());
     // Decided by the transfer's outcome, not the reply: after ABOR the last reply is the
     // ABOR's own 226 while the upload itself was cut short.
-    let complete = matches!(&result, Ok((_, TransferOutcome::Complete(_))));
-    if complete {
-        if let Err(e) = jail.rename(&tmp, path) {
-            let _ = jail.remove_file(&tmp);
-            return Err(e);
-        }
-    } else {
-        let _ = jail.remove_file(&tmp);
+    if matches!(&result, Ok((_, TransferOutcome::Complete(_)))) {
+        upload.commit(ctl.settings.config.fsync)?;
     }
+    // Otherwise dropping `upload` removes the temporary.
     result.map(|(reply, _)| reply)
 }
 
@@ -291,7 +326,7 @@ pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
                 text.extend_from_slice(shown_dir);
                 text.extend_from_slice(&name);
                 let opening = Reply::new(ReplyCode::FileStatusOk, text);
-                return receive_into(ctl, file, &path, opening, true);
+                return receive_into(ctl, file, &path, opening, Finish::fresh());
             }
             Err(FtpError::AlreadyExists) => continue,
             Err(e) => return Err(e),
@@ -300,16 +335,17 @@ pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
     Err(FtpError::NameNotAllowed)
 }
 
-/// Run an upload into `file`; on a full disk, remove a `fresh` partial file unless
-/// `keep_partial_on_enospc` asks to keep it for a later resume.
+/// Run an upload into `file`. On a full disk (or a quota or file size limit) the file is
+/// put back as it was: a file the upload created is removed, one it extended is cut back to
+/// its old length; unless `keep_partial_on_enospc` asks to keep what arrived for a resume.
 fn receive_into(
     ctl: &mut Control,
     file: std::fs::File,
     path: &VirtualPath,
     opening: Reply,
-    fresh: bool,
+    finish: Finish,
 ) -> Result<Reply, FtpError> {
-    receive(ctl, file, path, opening, fresh).map(|(reply, _)| reply)
+    receive(ctl, file, path, opening, finish).map(|(reply, _)| reply)
 }
 
 /// [`receive_into`], also returning how the transfer ended.
@@ -318,7 +354,7 @@ fn receive(
     file: std::fs::File,
     path: &VirtualPath,
     opening: Reply,
-    fresh: bool,
+    finish: Finish,
 ) -> Result<(Reply, TransferOutcome), FtpError> {
     let ascii = ctl.session.transfer_type == TransferType::Ascii;
     let payload = Payload::Receive {
@@ -329,19 +365,50 @@ fn receive(
     let started = Instant::now();
     let (reply, outcome) = ctl.run_transfer(payload, opening)?;
     log_transfer(ctl, Direction::Incoming, path, outcome, started);
-    match outcome {
-        TransferOutcome::Complete(n) => {
-            ctl.session.stats.files_up += 1;
-            ctl.session.stats.bytes_up += n;
-        }
+    let full = matches!(
+        outcome,
         TransferOutcome::LocalError(FtpError::NoSpace | FtpError::ExceededStorage, _)
-            if fresh && !ctl.settings.config.keep_partial_on_enospc =>
-        {
-            let _ = ctl.session.jail()?.remove_file(path);
+    );
+    let undo = full && !ctl.settings.config.keep_partial_on_enospc;
+    if undo && finish.created {
+        let _ = ctl.session.jail()?.remove_file(path);
+    } else if let Some(ext) = finish.extended {
+        if let Err(e) = cut(ext, undo, ctl.settings.config.fsync) {
+            // A complete upload whose file could not be cut is no success; a failed one keeps
+            // its own reply.
+            if matches!(outcome, TransferOutcome::Complete(_)) {
+                return Err(e);
+            }
+            log::warn!(
+                "{}: cannot cut {}: {e:?}",
+                ctl.session.peer,
+                display_name(path.as_bytes())
+            );
         }
-        _ => {}
+    }
+    if let TransferOutcome::Complete(n) = outcome {
+        ctl.session.stats.files_up += 1;
+        ctl.session.stats.bytes_up += n;
     }
     Ok((reply, outcome))
+}
+
+/// End an APPE or REST+STOR: back to the old length (`undo`), or, after a resume, where
+/// writing stopped.
+fn cut(mut ext: Extended, undo: bool, fsync: bool) -> Result<(), FtpError> {
+    let len = if undo {
+        ext.before
+    } else if ext.cut_at_end {
+        ext.file.stream_position()?
+    } else {
+        return Ok(());
+    };
+    ext.file.set_len(len)?;
+    if fsync {
+        // The 226 promises the file as the client will see it is on storage.
+        ext.file.sync_data()?;
+    }
+    Ok(())
 }
 
 /// One log line per transfer, and one xferlog record when configured.
