@@ -34,7 +34,8 @@ pub enum WriteMode {
     Truncate,
     /// Create or append to the end (APPE).
     Append,
-    /// Keep content, cut the file to this offset and write from there (REST + STOR).
+    /// Keep content, cut the file to this offset and write from there (REST + STOR). An
+    /// offset past the end is refused (`RestPastEnd`) and a missing file is not created.
     Resume(u64),
     /// Create a new file, failing with `AlreadyExists` if the name is taken (STOU).
     CreateNew,
@@ -394,7 +395,19 @@ impl Jail {
                     return Err(FtpError::NotAFile);
                 }
             }
-            open_or_create(t.dir(), t.name(), flags, perm, t.stat.is_some())?
+            match mode {
+                // A restart continues data that is there: no file, nothing to resume.
+                WriteMode::Resume(offset) if offset > 0 => {
+                    match fcntl::openat(t.dir(), t.name(), flags, Mode::empty()) {
+                        Ok(fd) => (fd, false),
+                        Err(Errno::ENOENT) => return Err(FtpError::RestPastEnd),
+                        // A FIFO without a reader: never a file we write to.
+                        Err(Errno::ENXIO) => return Err(FtpError::NotAFile),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ => open_or_create(t.dir(), t.name(), flags, perm, t.stat.is_some())?,
+            }
         };
         let st = stat::fstat(&fd)?;
         if stat_kind(&st) != FileKind::File {
@@ -409,7 +422,12 @@ impl Jail {
         match mode {
             WriteMode::Truncate if !created => file.set_len(0)?,
             WriteMode::Resume(offset) => {
-                // Past EOF this extends the file with a hole, as REST beyond the end asks.
+                // Checked on the open fd, before anything changes. Filling the gap with zeros
+                // would answer 226 for a corrupt file: ftplib's size() in ASCII type (before
+                // its storbinary sends TYPE I) gives an offset past the stored end.
+                if offset > u64::try_from(st.st_size).unwrap_or(0) {
+                    return Err(FtpError::RestPastEnd);
+                }
                 file.set_len(offset)?;
                 file.seek(SeekFrom::Start(offset))?;
             }
@@ -1149,14 +1167,12 @@ mod tests {
         );
         write(WriteMode::Resume(2), b"XY");
         assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"abXY"[..]));
-        write(WriteMode::Resume(6), b"Z");
-        assert_eq!(
-            fs::read(s.host(b"f")).ok().as_deref(),
-            Some(&b"abXY\0\0Z"[..])
-        );
+        // At the end: the resume continues there.
+        write(WriteMode::Resume(4), b"Z");
+        assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"abXYZ"[..]));
         write(WriteMode::Truncate, b"new");
         assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"new"[..]));
-        // Append and Resume create a missing file too.
+        // Append creates a missing file too.
         let mut f = s
             .jail
             .open_write(&vp(b"g"), WriteMode::Append, 0o644)
@@ -1265,10 +1281,51 @@ mod tests {
     }
 
     #[test]
+    fn resume_past_the_end_is_refused_and_changes_nothing() {
+        let s = Scratch::new();
+        s.write(b"f", b"a\nb\n");
+        for offset in [5, 6, 1 << 32, u64::MAX] {
+            assert_eq!(
+                s.jail
+                    .open_write(&vp(b"f"), WriteMode::Resume(offset), 0o644)
+                    .err(),
+                Some(FtpError::RestPastEnd),
+                "offset {offset}"
+            );
+        }
+        assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"a\nb\n"[..]));
+        // A missing file has nothing to resume, and is not created by the attempt.
+        assert_eq!(
+            s.jail
+                .open_write(&vp(b"new"), WriteMode::Resume(1), 0o644)
+                .err(),
+            Some(FtpError::RestPastEnd)
+        );
+        assert!(!s.host(b"new").exists());
+        // At the end, as before (inside: `write_modes`).
+        let mut f = s
+            .jail
+            .open_write(&vp(b"f"), WriteMode::Resume(4), 0o644)
+            .expect("resume at the end");
+        f.write_all(b"c\n").expect("write");
+        drop(f);
+        assert_eq!(
+            fs::read(s.host(b"f")).ok().as_deref(),
+            Some(&b"a\nb\nc\n"[..])
+        );
+    }
+
+    #[test]
     fn resume_past_4gib_on_sparse_file() {
         let s = Scratch::new();
         s.write(b"big", b"head");
         let offset: u64 = (5 << 30) + 7;
+        // The partial upload a resume continues: sparse, so it costs no disk.
+        fs::OpenOptions::new()
+            .write(true)
+            .open(s.host(b"big"))
+            .and_then(|f| f.set_len(offset))
+            .expect("sparse fixture");
         let mut f = s
             .jail
             .open_write(&vp(b"big"), WriteMode::Resume(offset), 0o644)
