@@ -40,6 +40,9 @@ pub enum FtpError {
     DirectoryNotEmpty,
     /// The name is not allowed (too long, NUL byte, reserved).
     NameNotAllowed,
+    /// The REST offset lies past the end of the file (RFC 3659 §5.3: "restart marker out of
+    /// range", reported by the transfer command).
+    RestPastEnd,
     /// The filesystem is full (ENOSPC).
     NoSpace,
     /// Quota or file size limit exceeded (EDQUOT, EFBIG).
@@ -84,6 +87,10 @@ impl FtpError {
             AlreadyExists => (ReplyCode::FileUnavailable, "File exists."),
             DirectoryNotEmpty => (ReplyCode::FileUnavailable, "Directory not empty."),
             NameNotAllowed => (ReplyCode::FileNameNotAllowed, "File name not allowed."),
+            RestPastEnd => (
+                ReplyCode::InvalidRestParameter,
+                "Invalid REST parameter: past the end of the file.",
+            ),
             NoSpace => (
                 ReplyCode::InsufficientStorage,
                 "Insufficient storage space in system.",
@@ -183,5 +190,6 @@ mod tests {
         assert_eq!(FtpError::NotLoggedIn.to_reply().code as u16, 530);
         assert_eq!(FtpError::CantOpenData.to_reply().code as u16, 425);
         assert_eq!(FtpError::IllegalDataAddress.to_reply().code as u16, 500);
+        assert_eq!(FtpError::RestPastEnd.to_reply().code as u16, 554);
     }
 }

@@ -42,7 +42,8 @@ pub enum WriteMode {
     Append,
     /// Keep content and write from this offset (REST + STOR). Nothing is cut at the open: the
     /// writer cuts the file where writing stopped when it ends (`set_len(stream_position)`), so
-    /// an upload that fails can still put the old length back.
+    /// an upload that fails can still put the old length back. An offset past the end is
+    /// refused (`RestPastEnd`) and a missing file is not created.
     Resume(u64),
     /// Create a new file, failing with `AlreadyExists` if the name is taken (STOU).
     CreateNew,
@@ -417,7 +418,19 @@ impl Jail {
                     return Err(FtpError::NotAFile);
                 }
             }
-            open_or_create(t.dir(), t.name(), flags, perm, t.stat.is_some())?
+            match mode {
+                // A restart continues data that is there: no file, nothing to resume.
+                WriteMode::Resume(offset) if offset > 0 => {
+                    match fcntl::openat(t.dir(), t.name(), flags, Mode::empty()) {
+                        Ok(fd) => (fd, false),
+                        Err(Errno::ENOENT) => return Err(FtpError::RestPastEnd),
+                        // A FIFO without a reader: never a file we write to.
+                        Err(Errno::ENXIO) => return Err(FtpError::NotAFile),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                _ => open_or_create(t.dir(), t.name(), flags, perm, t.stat.is_some())?,
+            }
         };
         let st = stat::fstat(&fd)?;
         if stat_kind(&st) != FileKind::File {
@@ -431,9 +444,13 @@ impl Jail {
         let mut file = File::from(fd);
         match mode {
             WriteMode::Truncate if !created => file.set_len(0)?,
-            // Past EOF the writes (or the final cut) extend the file with a hole, as REST
-            // beyond the end asks.
             WriteMode::Resume(offset) => {
+                // Checked on the open fd, before anything changes. Filling the gap with zeros
+                // would answer 226 for a corrupt file: ftplib's size() in ASCII type (before
+                // its storbinary sends TYPE I) gives an offset past the stored end.
+                if offset > u64::try_from(st.st_size).unwrap_or(0) {
+                    return Err(FtpError::RestPastEnd);
+                }
                 file.seek(SeekFrom::Start(offset))?;
             }
             _ => {}
@@ -1215,14 +1232,15 @@ mod tests {
             fs::read(s.host(b"f")).ok().as_deref(),
             Some(&b"abXYefgh"[..])
         );
-        write(WriteMode::Resume(10), b"Z");
+        // At the end: the resume continues there.
+        write(WriteMode::Resume(8), b"Z");
         assert_eq!(
             fs::read(s.host(b"f")).ok().as_deref(),
-            Some(&b"abXYefgh\0\0Z"[..])
+            Some(&b"abXYefghZ"[..])
         );
         write(WriteMode::Truncate, b"new");
         assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"new"[..]));
-        // Append and Resume create a missing file too.
+        // Append creates a missing file too.
         let mut f = s
             .jail
             .open_write(&vp(b"g"), WriteMode::Append, 0o644)
@@ -1331,17 +1349,58 @@ mod tests {
     }
 
     #[test]
+    fn resume_past_the_end_is_refused_and_changes_nothing() {
+        let s = Scratch::new();
+        s.write(b"f", b"a\nb\n");
+        for offset in [5, 6, 1 << 32, u64::MAX] {
+            assert_eq!(
+                s.jail
+                    .open_write(&vp(b"f"), WriteMode::Resume(offset), 0o644)
+                    .err(),
+                Some(FtpError::RestPastEnd),
+                "offset {offset}"
+            );
+        }
+        assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"a\nb\n"[..]));
+        // A missing file has nothing to resume, and is not created by the attempt.
+        assert_eq!(
+            s.jail
+                .open_write(&vp(b"new"), WriteMode::Resume(1), 0o644)
+                .err(),
+            Some(FtpError::RestPastEnd)
+        );
+        assert!(!s.host(b"new").exists());
+        // At the end, as before (inside: `write_modes`).
+        let mut f = s
+            .jail
+            .open_write(&vp(b"f"), WriteMode::Resume(4), 0o644)
+            .expect("resume at the end");
+        f.write_all(b"c\n").expect("write");
+        drop(f);
+        assert_eq!(
+            fs::read(s.host(b"f")).ok().as_deref(),
+            Some(&b"a\nb\nc\n"[..])
+        );
+    }
+
+    #[test]
     fn resume_past_4gib_on_sparse_file() {
         let s = Scratch::new();
         s.write(b"big", b"head");
         let offset: u64 = (5 << 30) + 7;
+        // The partial upload a resume continues: sparse, so it costs no disk.
+        fs::OpenOptions::new()
+            .write(true)
+            .open(s.host(b"big"))
+            .and_then(|f| f.set_len(offset))
+            .expect("sparse fixture");
         let mut f = s
             .jail
             .open_write(&vp(b"big"), WriteMode::Resume(offset), 0o644)
             .expect("resume");
         assert_eq!(f.stream_position().ok(), Some(offset));
         // Nothing is cut or extended before the first write.
-        assert_eq!(f.metadata().map(|m| m.len()).ok(), Some(4));
+        assert_eq!(f.metadata().map(|m| m.len()).ok(), Some(offset));
         f.write_all(b"tail").expect("write");
         drop(f);
         assert_eq!(s.jail.stat(&vp(b"big")).map(|i| i.size), Ok(offset + 4));

@@ -78,6 +78,8 @@ pub enum ReplyCode {
     ExceededStorage = 552,
     /// 553: file name not allowed.
     FileNameNotAllowed = 553,
+    /// 554: requested action not taken, invalid REST parameter (RFC 1123 §4.1.3.4).
+    InvalidRestParameter = 554,
 }
 
 impl ReplyCode {

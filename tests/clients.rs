@@ -1319,6 +1319,81 @@ fn python_ftplib_mlsd_hash_and_mfmt() {
     );
 }
 
+/// ftplib resumes an upload from `size()`, which it sends before any TYPE: in the default
+/// ASCII type that is the size with CRs added. `idiom` repeats the common mistake (size, then
+/// storbinary with rest); `type_i` sends TYPE I first, as a resume must.
+const PY_RESUME: &str = r#"
+import ftplib, io, sys
+host, port, user, pw, mode, step, local = sys.argv[1:8]
+full = open(local, "rb").read()
+ftp = ftplib.FTP()
+ftp.connect(host, int(port), timeout=30)
+ftp.login(user, pw)
+ftp.set_pasv(mode == "pasv")
+if step == "type_i":
+    ftp.voidcmd("TYPE I")
+n = ftp.size("partial.txt")
+print("size", n)
+try:
+    ftp.storbinary("STOR partial.txt", io.BytesIO(full[n:]), rest=n)
+    print("stored")
+except ftplib.error_perm as e:
+    print("refused", e)
+ftp.quit()
+"#;
+
+/// Issue 10 (after ASCII became the default): ftplib's `size()` in a fresh session gave the
+/// ASCII size, and `storbinary(..., rest=n)` then made the server zero-fill past the end and
+/// answer 226. Expected: the upload raises `error_perm` (554) and the file stays as it was;
+/// with `TYPE I` before `size()` the resume completes the file exactly.
+#[test]
+fn python_ftplib_resume_from_ascii_size_is_refused_and_from_binary_size_completes() {
+    let fx = Fx::new();
+    let full: Vec<u8> = b"alpha\nbeta\ngamma\r\ndelta\n\x00\xff"
+        .iter()
+        .copied()
+        .cycle()
+        .take(40_000)
+        .collect();
+    fs::write(fx.l("full.txt"), &full).unwrap();
+    for mode in ["pasv", "active"] {
+        let partial = &full[..12_345];
+        fs::write(fx.root().join("partial.txt"), partial).unwrap();
+        let run = |step: &str| python(&fx, PY_RESUME, &[mode, step, &fx.ls("full.txt")], T);
+        let Some(o) = run("idiom") else {
+            return;
+        };
+        o.assert_ok();
+        let out = lossy(&o.stdout);
+        // The server's ASCII size: a CR before every LF.
+        let ascii_size = partial.len() + partial.iter().filter(|&&b| b == b'\n').count();
+        assert!(
+            out.contains(&format!("size {ascii_size}\n")) && ascii_size > partial.len(),
+            "{mode}: {}",
+            o.describe()
+        );
+        assert!(out.contains("refused 554"), "{mode}: {}", o.describe());
+        assert_same(
+            &format!("ftplib {mode}: file after the refused resume"),
+            &fx.read_remote("partial.txt"),
+            partial,
+        );
+        let o = run("type_i").unwrap();
+        o.assert_ok();
+        let out = lossy(&o.stdout);
+        assert!(
+            out.contains(&format!("size {}\nstored", partial.len())),
+            "{mode}: {}",
+            o.describe()
+        );
+        assert_same(
+            &format!("ftplib {mode}: file after TYPE I, size, storbinary rest"),
+            &fx.read_remote("partial.txt"),
+            &full,
+        );
+    }
+}
+
 #[test]
 fn curl_over_ipv6_with_epsv_and_eprt() {
     if std::net::TcpListener::bind("[::1]:0").is_err() {

@@ -193,3 +193,63 @@ fn site_umask_is_refused_for_a_read_only_session() {
     alice.expect("SITE UMASK 077", 200);
     assert!(alice.expect("SITE UMASK", 200).contains("077"));
 }
+
+/// Issue 10, after item 1: with ASCII the default type, SIZE in a fresh session is the ASCII
+/// size, larger than the stored file when it has LF bytes. ftplib's resume idiom then sends
+/// `TYPE I`, `REST <that size>`, `STOR`, and the server filled the gap past the end with zero
+/// bytes and answered 226: a corrupt file reported as a good upload. Expected (RFC 3659 §5.3,
+/// RFC 1123 §4.1.3.4): 554 for STOR after a REST past the end, before any 150, the file
+/// unchanged (a missing file not created); RETR likewise; REST at the end still resumes.
+#[test]
+fn resume_past_end_of_file_is_refused_not_zero_filled() {
+    let srv = Server::start_with_users();
+    let path = srv.root().join("notes.txt");
+    let original = b"line one\nline two\n";
+    std::fs::write(&path, original).unwrap();
+    let mut c = srv.login(ALICE);
+    // The idiom: SIZE before any TYPE counts the CRs the ASCII transfer would add.
+    let ascii_size = c.expect("SIZE notes.txt", 213);
+    assert_eq!(ascii_size.trim(), "213 20");
+    c.expect("TYPE I", 200);
+    for (offset, mode) in [
+        (20u64, DataMode::Epsv),
+        (19, DataMode::Pasv),
+        (1 << 32, DataMode::Port),
+    ] {
+        let _data = c.data(mode);
+        c.expect(&format!("REST {offset}"), 350);
+        let (code, text) = c.cmd("STOR notes.txt");
+        assert_eq!(code, 554, "REST {offset} + STOR: {text}");
+        assert!(c.nothing_pending(std::time::Duration::from_millis(200)));
+        assert_eq!(std::fs::read(&path).unwrap(), original, "REST {offset}");
+        let _data = c.data(mode);
+        c.expect(&format!("REST {offset}"), 350);
+        let (code, text) = c.cmd("RETR notes.txt");
+        assert_eq!(code, 554, "REST {offset} + RETR: {text}");
+    }
+    // Nothing to resume in a file that is not there: refused, and not created.
+    let _data = c.pasv();
+    c.expect("REST 1", 350);
+    assert_eq!(c.cmd("STOR missing.txt").0, 554);
+    assert!(!srv.root().join("missing.txt").exists());
+    // The REST was consumed by the refused command: a plain RETR sends the whole file.
+    assert_eq!(c.retr("notes.txt"), original);
+    // At the end (what SIZE says in TYPE I) and inside, resuming works as before.
+    assert_eq!(c.expect("SIZE notes.txt", 213).trim(), "213 18");
+    c.expect("REST 18", 350);
+    c.transfer_out(b"STOR notes.txt", b"line three\n", DataMode::Epsv);
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        b"line one\nline two\nline three\n"
+    );
+    c.expect("REST 9", 350);
+    c.transfer_out(b"STOR notes.txt", b"LINE TWO\n", DataMode::Pasv);
+    assert_eq!(std::fs::read(&path).unwrap(), b"line one\nLINE TWO\n");
+    // RETR from the end: nothing left to send, 226.
+    c.expect("REST 18", 350);
+    assert_eq!(c.transfer_in(b"RETR notes.txt", DataMode::Pasv), b"");
+    // APPE takes no restart position: it writes at the real end, never leaving a gap.
+    c.expect("REST 100", 350);
+    c.transfer_out(b"APPE notes.txt", b"end\n", DataMode::Epsv);
+    assert_eq!(std::fs::read(&path).unwrap(), b"line one\nLINE TWO\nend\n");
+}

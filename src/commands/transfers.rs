@@ -158,6 +158,12 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     let offset = ctl.session.take_rest();
     let path = ctl.session.path(arg)?;
     let (file, info) = ctl.session.jail()?.open_read(&path)?;
+    // RFC 3659 §5.3: a restart marker out of range rejects the transfer command. An offset at
+    // the end is in range (nothing left to send); past it, 226 with no data would let a client
+    // whose partial copy is longer than the file take it for complete.
+    if offset > info.size {
+        return Err(FtpError::RestPastEnd);
+    }
     let ascii = ctl.session.transfer_type == TransferType::Ascii;
     let mode = if ascii { "ASCII" } else { "BINARY" };
     // wget reads the size from "(N bytes)" in this line.
@@ -194,7 +200,8 @@ pub enum StoreKind {
     Append,
 }
 
-/// STOR / APPE.
+/// STOR / APPE. A REST offset past the end of the file is refused (554) before the 150, the
+/// file untouched; APPE ignores REST and always writes at the end.
 pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, FtpError> {
     ctl.session.require_write()?;
     require_data_setup(ctl)?;
