@@ -69,6 +69,7 @@ pub mod session;
 pub mod startup;
 pub mod syslog;
 pub mod system_users;
+pub mod systemd;
 #[cfg(test)]
 mod test_support;
 pub mod timefmt;
