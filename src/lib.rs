@@ -55,6 +55,7 @@ pub mod data_pool;
 pub mod error;
 pub mod ffi;
 pub mod file_info;
+pub mod hash_password;
 pub mod inline_send;
 pub mod jail;
 pub mod line_reader;
