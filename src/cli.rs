@@ -422,6 +422,8 @@ mod tests {
             "--verbose",
             "--help",
             "--version",
+            "--hash-password",
+            "--hash-method",
             "(default 21)",
             "(default 64)",
             "(default 32)",

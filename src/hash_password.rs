@@ -148,8 +148,9 @@ impl Drop for TerminalGuard<'_> {
     }
 }
 
-/// The signals that would end the process with echo still off; they are read from a
-/// signalfd instead, so the terminal is restored first.
+/// The signals that would end (or, Ctrl-Z, stop) the process with echo still off; they are
+/// read from a signalfd instead, so the terminal is restored first, and any of them ends the
+/// prompt.
 fn interrupting_signals() -> SigSet {
     let mut set = SigSet::empty();
     for sig in [

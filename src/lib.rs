@@ -8,8 +8,8 @@
 //!
 //! ```text
 //! main -> cli::parse_args (defaults <- -c file <- options) -> startup::run
-//! startup:  bind listeners -> open the anonymous root (Jail) -> load users -> DataPool::start
-//!           -> listener::accept_loop
+//! startup:  bind listeners (or take systemd's, LISTEN_FDS) -> open the anonymous root (Jail)
+//!           -> load users -> DataPool::start -> listener::accept_loop -> READY=1 (NOTIFY_SOCKET)
 //! accept:   Limits::admit(peer) -> 421, or a "ctl-<peer>" thread running control::serve
 //!           (a panic is caught there: that connection closes, the daemon lives on)
 //! control:  220 -> loop { blocking read (SO_RCVTIMEO = idle/login time left; SIGTERM
@@ -39,7 +39,9 @@
 //!   [`data_channel`]; the worker pool in [`data_pool`]; the copy loops in [`transfer`];
 //!   small downloads that skip the pool in [`inline_send`];
 //! - logins in [`auth`] (crypt(3) hashes, the only `unsafe` is in [`ffi`]); settings in
-//!   [`config`] and [`cli`].
+//!   [`config`] and [`cli`]; `--hash-password` in [`hash_password`];
+//! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
+//!   called from [`startup`].
 
 pub mod auth;
 pub mod ban;
