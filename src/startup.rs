@@ -235,6 +235,7 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
                 Arc::clone(&liveness),
                 Arc::clone(&stop_watchdog),
             );
+            // Detached: it ends by itself at shutdown (or when an accept loop has died).
             systemd::start_watchdog(n, interval, live, expected, stop)
                 .map_err(|e| format!("cannot start the watchdog thread: {e}"))?;
         }

@@ -279,7 +279,7 @@ pub fn start_watchdog(
     liveness: Arc<Liveness>,
     expected: usize,
     stop: Arc<std::sync::atomic::AtomicBool>,
-) -> std::io::Result<()> {
+) -> std::io::Result<std::thread::JoinHandle<()>> {
     std::thread::Builder::new()
         .name("watchdog".into())
         .stack_size(64 * 1024)
@@ -294,7 +294,6 @@ pub fn start_watchdog(
             notifier.notify("WATCHDOG=1");
             std::thread::sleep(interval);
         })
-        .map(drop)
 }
 
 #[cfg(test)]
@@ -391,6 +390,43 @@ mod tests {
         assert_eq!(
             watchdog_interval(Some("1"), None, 7),
             Some(Duration::from_millis(1))
+        );
+    }
+
+    #[test]
+    fn watchdog_pings_while_the_loops_run_and_stops_when_one_ends() {
+        let dir = crate::test_support::TempDir::new("watchdog");
+        let path = dir.0.join("notify");
+        let server = UnixDatagram::bind(&path).expect("bind");
+        server
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let n = Arc::new(Notifier::connect(path.as_os_str().as_bytes()).expect("notifier"));
+        let live = Arc::new(Liveness::default());
+        let alive = live.enter();
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let pinger = start_watchdog(
+            Arc::clone(&n),
+            Duration::from_millis(5),
+            Arc::clone(&live),
+            1,
+            stop,
+        )
+        .expect("start");
+        let mut buf = [0u8; 64];
+        for _ in 0..3 {
+            let len = server.recv(&mut buf).expect("a ping");
+            assert_eq!(&buf[..len], b"WATCHDOG=1");
+        }
+        drop(alive);
+        pinger.join().expect("the pinger ends by itself");
+        // Whatever was sent before it ended is drained; nothing comes after.
+        server.set_nonblocking(true).expect("nonblocking");
+        while server.recv(&mut buf).is_ok() {}
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(
+            server.recv(&mut buf).is_err(),
+            "no ping after the loop ended"
         );
     }
 
