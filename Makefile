@@ -8,7 +8,7 @@ DEMO_ROOT ?= demo-root
 .PHONY: help build run test release install lint clean
 
 help:
-	@echo "make build | run | test | release | install [PREFIX= DESTDIR=] | lint | clean"
+	@echo "make build | run | test | release | install [PREFIX= DESTDIR= SYSTEMDUNITDIR=] | lint | clean"
 
 build:
 	$(CARGO) build
@@ -29,6 +29,8 @@ release:
 
 # Into a staging rootfs too: make install DESTDIR=/path/to/rootfs [BIN=target/<triple>/release/ferroftpd]
 SYSCONFDIR ?= /etc
+# systemd units (etc/systemd): where the distribution keeps them; SYSTEMDUNITDIR= overrides it.
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 install: $(if $(filter target/release/ferroftpd,$(BIN)),release)
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/ferroftpd
 	install -D -m 0644 etc/ferroftpd.conf $(DESTDIR)$(SYSCONFDIR)/ferroftpd.conf
@@ -37,6 +39,8 @@ install: $(if $(filter target/release/ferroftpd,$(BIN)),release)
 	install -D -m 0644 etc/inittab $(DESTDIR)$(PREFIX)/share/ferroftpd/inittab
 	install -D -m 0644 etc/inetd.conf $(DESTDIR)$(PREFIX)/share/ferroftpd/inetd.conf
 	install -D -m 0755 etc/tcpsvd $(DESTDIR)$(PREFIX)/share/ferroftpd/tcpsvd
+	install -D -m 0644 etc/systemd/ferroftpd.service $(DESTDIR)$(SYSTEMDUNITDIR)/ferroftpd.service
+	install -D -m 0644 etc/systemd/ferroftpd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/ferroftpd.socket
 
 lint:
 	$(CARGO) fmt --check

@@ -2,6 +2,7 @@
 
 use crate::auth::UserDb;
 use crate::config::{self, Config, KEYS};
+use crate::hash_password::Method;
 use crate::messages;
 use getopts::{Matches, Options};
 use std::path::Path;
@@ -19,6 +20,8 @@ pub enum CliAction {
     CheckFailed(String),
     /// Start the server with this validated config.
     Run(Config),
+    /// `--hash-password`: read a password, print its crypt(3) hash made with this method.
+    HashPassword(Method),
 }
 
 /// Options that set one config key from their value: (long name, config key).
@@ -175,6 +178,18 @@ fn options() -> Options {
         "verbose",
         "more logging: -v debug, -vv trace (raises `verbose`)",
     );
+    o.optflag(
+        "",
+        "hash-password",
+        "read a password (asked twice, without echo, on a terminal; one line from a pipe), \
+         print its hash for the users file, exit",
+    );
+    o.optopt(
+        "",
+        "hash-method",
+        "hash of --hash-password: sha512 ($6$), sha256 ($5$) or md5 ($1$) (default sha512)",
+        "METHOD",
+    );
     o.optflag("h", "help", "print this help and exit");
     o.optflag("V", "version", "print the version and exit");
     o
@@ -216,6 +231,17 @@ pub fn parse_args(args: &[String]) -> Result<CliAction, String> {
             "ferroftpd {}",
             env!("CARGO_PKG_VERSION")
         )));
+    }
+    if matches.opt_present("hash-password") {
+        let method = match matches.opt_str("hash-method") {
+            Some(name) => Method::parse(&name)
+                .ok_or_else(|| format!("--hash-method: '{name}' is not sha512, sha256 or md5"))?,
+            None => Method::Sha512,
+        };
+        return Ok(CliAction::HashPassword(method));
+    }
+    if matches.opt_present("hash-method") {
+        return Err("--hash-method needs --hash-password".to_string());
     }
     let config = build_config(&matches);
     if matches.opt_present("test-config") {
@@ -396,6 +422,8 @@ mod tests {
             "--verbose",
             "--help",
             "--version",
+            "--hash-password",
+            "--hash-method",
             "(default 21)",
             "(default 64)",
             "(default 32)",
@@ -411,6 +439,26 @@ mod tests {
         assert!(text.contains("(default 300)") && text.contains("(default 022)"));
         // -h wins over everything else, even values that would not parse.
         assert!(matches!(parse(&["-p", "x", "-h"]), Ok(CliAction::Help(_))));
+    }
+
+    #[test]
+    fn hash_password_options() {
+        assert_eq!(
+            parse(&["--hash-password"]),
+            Ok(CliAction::HashPassword(Method::Sha512))
+        );
+        assert_eq!(
+            parse(&["--hash-password", "--hash-method", "md5"]),
+            Ok(CliAction::HashPassword(Method::Md5))
+        );
+        assert_eq!(
+            parse(&["--hash-method=sha256", "--hash-password"]),
+            Ok(CliAction::HashPassword(Method::Sha256))
+        );
+        let err = parse(&["--hash-password", "--hash-method", "des"]).expect_err("des");
+        assert!(err.contains("'des'"), "{err}");
+        let err = parse(&["-U", "/u", "--hash-method", "md5"]).expect_err("alone");
+        assert!(err.contains("needs --hash-password"), "{err}");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! The one audited place for `unsafe`: libc `crypt_r(3)`, volatile zeroing of secrets, `fork(2)`,
-//! `sync_file_range(2)` and `flock(2)`.
+//! `sync_file_range(2)`, `flock(2)`, and owning a descriptor inherited from the service manager.
 
 use std::ffi::{c_char, CStr};
 use std::io;
@@ -206,6 +206,28 @@ pub fn try_lock_exclusive(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<bool> {
             _ => return Err(e),
         }
     }
+}
+
+/// Take ownership of descriptor `fd`, inherited from the process that started us (socket
+/// activation passes sockets from fd 3 on); an error if no such descriptor is open.
+///
+/// Call it once per inherited number, before anything else could open a file with that number:
+/// at startup, before any thread exists.
+pub fn own_inherited_fd(fd: std::os::fd::RawFd) -> io::Result<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // 0-2 belong to std's stdin, stdout and stderr, which would close them a second time.
+    if fd < 3 {
+        return Err(io::Error::from_raw_os_error(nix::libc::EBADF));
+    }
+    // SAFETY: F_GETFD only reads the descriptor's flags; any int is a valid argument (EBADF
+    // for one that is not open).
+    if unsafe { nix::libc::fcntl(fd, nix::libc::F_GETFD) } == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is open (checked just above) and was passed to this process alone; per the
+    // contract above nothing else in the process holds or will close this number, so the
+    // OwnedFd is its only owner.
+    Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
 }
 
 #[cfg(test)]

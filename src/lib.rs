@@ -8,8 +8,8 @@
 //!
 //! ```text
 //! main -> cli::parse_args (defaults <- -c file <- options) -> startup::run
-//! startup:  bind listeners -> open the anonymous root (Jail) -> load users -> DataPool::start
-//!           -> listener::accept_loop
+//! startup:  bind listeners (or take systemd's, LISTEN_FDS) -> open the anonymous root (Jail)
+//!           -> load users -> DataPool::start -> listener::accept_loop -> READY=1 (NOTIFY_SOCKET)
 //! accept:   Limits::admit(peer) -> 421, or a "ctl-<peer>" thread running control::serve
 //!           (a panic is caught there: that connection closes, the daemon lives on)
 //! control:  220 -> loop { blocking read (SO_RCVTIMEO = idle/login time left; SIGTERM
@@ -40,7 +40,9 @@
 //!   [`data_channel`]; the worker pool in [`data_pool`]; the copy loops in [`transfer`];
 //!   small downloads that skip the pool in [`inline_send`];
 //! - logins in [`auth`] (crypt(3) hashes, the only `unsafe` is in [`ffi`]); settings in
-//!   [`config`] and [`cli`].
+//!   [`config`] and [`cli`]; `--hash-password` in [`hash_password`];
+//! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
+//!   called from [`startup`].
 
 pub mod auth;
 pub mod ban;
@@ -56,6 +58,7 @@ pub mod data_pool;
 pub mod error;
 pub mod ffi;
 pub mod file_info;
+pub mod hash_password;
 pub mod inline_send;
 pub mod jail;
 pub mod line_reader;
@@ -70,6 +73,7 @@ pub mod session;
 pub mod startup;
 pub mod syslog;
 pub mod system_users;
+pub mod systemd;
 #[cfg(test)]
 mod test_support;
 pub mod timefmt;

@@ -1,6 +1,7 @@
 //! The `ferroftpd` binary: parse the command line, set up logging, run.
 
 use ferroftpd::cli::{self, CliAction};
+use ferroftpd::hash_password::HashError;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
@@ -18,6 +19,20 @@ fn main() -> ExitCode {
             print!("{text}");
             ExitCode::SUCCESS
         }
+        CliAction::HashPassword(method) => match ferroftpd::hash_password::run(method) {
+            Ok(hash) => {
+                println!("{hash}");
+                ExitCode::SUCCESS
+            }
+            Err(HashError::Interrupted(sig)) => {
+                // The shell convention for "killed by SIGn", after the terminal is restored.
+                ExitCode::from(128u8.saturating_add(sig as u8))
+            }
+            Err(HashError::Failed(msg)) => {
+                eprintln!("ferroftpd: {msg}");
+                ExitCode::FAILURE
+            }
+        },
         CliAction::CheckConfig(_) => {
             println!("ferroftpd: configuration OK");
             ExitCode::SUCCESS

@@ -1,4 +1,4 @@
-//! Startup in one function, in a fixed order: bind, open roots, load users, start the pool,
+//! Startup in one function, in a fixed order: bind (or take systemd's sockets), open roots, load users, start the pool,
 //! serve; then the main thread waits for signals (SIGHUP reload, SIGTERM/SIGINT shutdown).
 
 use crate::auth::{Authenticator, UserDb};
@@ -14,10 +14,12 @@ use crate::listener::{self, Limits};
 use crate::messages;
 use crate::privilege;
 use crate::system_users::SystemUsers;
+use crate::systemd;
 use crate::xferlog::XferLog;
 use nix::sys::signal::{SigSet, Signal};
-use std::net::SocketAddr;
+use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -137,25 +139,51 @@ fn settings_then_privileges(config: Config) -> Result<Settings, String> {
 
 /// Run the server until SIGTERM/SIGINT; returns after a graceful shutdown.
 pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
+    // The service manager's variables are taken (and removed from the environment) before any
+    // thread exists, whatever the mode.
+    let activated = systemd::take_listen_fds();
+    let notifier = systemd::Notifier::take_from_env().map(Arc::new);
+    let watchdog = systemd::take_watchdog_interval();
     if config.inetd {
+        // inetd mode serves stdin (systemd: Accept=yes with StandardInput=socket); a passed
+        // connection socket in fd 3 is the same connection and not a listener.
         return run_inetd(config);
     }
+    let activated = activated?;
     // Block before any thread exists so every thread inherits the mask and only the main
     // thread's sigwait sees these signals.
     let signals = handled_signals();
     signals
         .thread_block()
         .map_err(|e| format!("cannot block signals: {e}"))?;
-    let mut listeners = Vec::new();
-    for ip in &config.listen {
-        let addr = SocketAddr::new(*ip, config.port);
-        let l =
-            listener::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let bound = l.local_addr().map_err(|e| e.to_string())?;
-        listeners.push((l, bound));
+    let listeners = match activated {
+        Some(sockets) => {
+            log::info!(
+                "socket activation: {} socket(s) from the service manager; `listen` and `port` are ignored",
+                sockets.len()
+            );
+            sockets
+                .into_iter()
+                .map(|s| {
+                    let from = s.name.map_or_else(String::new, |n| format!(" ({n})"));
+                    (
+                        s.listener,
+                        s.addr,
+                        format!(" from the service manager{from}"),
+                    )
+                })
+                .collect()
+        }
+        None => bind_listeners(&config)?,
+    };
+    // Under Type=notify the manager follows the process it started: a fork would look like an
+    // exit, and the child's READY=1 would be refused (NotifyAccess=main).
+    let daemon = config.daemon && notifier.is_none();
+    if config.daemon && !daemon {
+        log::info!("NOTIFY_SOCKET is set: staying in the foreground, `daemon` is ignored");
     }
     // Fork after bind (port errors reach the terminal) and before any thread.
-    let detached = if config.daemon {
+    let detached = if daemon {
         Some(daemon::daemonize().map_err(|e| format!("cannot daemonize: {e}"))?)
     } else {
         None
@@ -175,13 +203,21 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
         .map_err(|e| format!("cannot start data threads: {e}"))?;
     let limits = Limits::new(max_clients, max_per_ip);
     let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
+    let liveness = Arc::new(systemd::Liveness::default());
     let mut acceptors = Vec::new();
-    for (listener, bound) in listeners {
-        log::info!("listening on {bound}");
+    let mut serving = Vec::new();
+    for (listener, bound, origin) in listeners {
+        log::info!("listening on {bound}{origin}");
+        serving.push(bound.to_string());
         let (ctx, limits) = (Arc::clone(&ctx), Arc::clone(&limits));
+        // Counted before the thread starts, so the watchdog never sees a loop missing.
+        let alive = liveness.enter();
         let handle = std::thread::Builder::new()
             .name(format!("accept-{bound}"))
-            .spawn(move || listener::accept_loop(listener, ctx, limits))
+            .spawn(move || {
+                let _alive = alive;
+                listener::accept_loop(listener, ctx, limits)
+            })
             .map_err(|e| e.to_string())?;
         acceptors.push(handle);
     }
@@ -189,9 +225,35 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
         d.ready()
             .map_err(|e| format!("cannot finish daemonizing: {e}"))?;
     }
+    let stop_watchdog = Arc::new(AtomicBool::new(false));
+    if let Some(n) = &notifier {
+        n.ready(&format!("serving on {}", serving.join(", ")));
+        if let Some(interval) = watchdog {
+            let expected = acceptors.len();
+            let (n, live, stop) = (
+                Arc::clone(n),
+                Arc::clone(&liveness),
+                Arc::clone(&stop_watchdog),
+            );
+            // Detached: it ends by itself at shutdown (or when an accept loop has died).
+            systemd::start_watchdog(n, interval, live, expected, stop)
+                .map_err(|e| format!("cannot start the watchdog thread: {e}"))?;
+        }
+    }
     loop {
         match signals.wait() {
-            Ok(Signal::SIGHUP) => reload_settings(&ctx, &reload, &startup_config),
+            Ok(Signal::SIGHUP) => {
+                if let Some(n) = &notifier {
+                    n.reloading();
+                }
+                let status = match reload_settings(&ctx, &reload, &startup_config) {
+                    Ok(()) => "configuration reloaded".to_string(),
+                    Err(e) => format!("reload failed, old configuration kept: {e}"),
+                };
+                if let Some(n) = &notifier {
+                    n.ready(&status);
+                }
+            }
             Ok(sig) => {
                 log::info!("{sig}: shutting down");
                 break;
@@ -199,12 +261,29 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
             Err(e) => return Err(format!("sigwait failed: {e}")),
         }
     }
+    stop_watchdog.store(true, Ordering::SeqCst);
+    if let Some(n) = &notifier {
+        n.stopping();
+    }
     let grace = ctx.settings().config.shutdown_timeout;
     shutdown(&ctx, &limits, grace);
     for a in acceptors {
         let _ = a.join();
     }
     Ok(())
+}
+
+/// Bind a listener for each `listen` address on `port`: (listener, bound address, origin).
+fn bind_listeners(config: &Config) -> Result<Vec<(TcpListener, SocketAddr, String)>, String> {
+    let mut listeners = Vec::new();
+    for ip in &config.listen {
+        let addr = SocketAddr::new(*ip, config.port);
+        let l =
+            listener::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let bound = l.local_addr().map_err(|e| e.to_string())?;
+        listeners.push((l, bound, String::new()));
+    }
+    Ok(listeners)
 }
 
 /// inetd/tcpsvd mode: one session on stdin/stdout, then exit.
@@ -221,8 +300,9 @@ fn run_inetd(config: Config) -> Result<(), String> {
     Ok(())
 }
 
-/// SIGHUP: load the config and users file again; keep the old ones if the new are broken.
-fn reload_settings(ctx: &ServerContext, reload: &Reloader, startup: &Config) {
+/// SIGHUP: load the config and users file again; keep the old ones if the new are broken
+/// (the error is returned after it is logged).
+fn reload_settings(ctx: &ServerContext, reload: &Reloader, startup: &Config) -> Result<(), String> {
     let old = ctx.settings();
     let result = reload().and_then(|mut config| {
         // What the process became at startup cannot change without a restart.
@@ -258,8 +338,12 @@ fn reload_settings(ctx: &ServerContext, reload: &Reloader, startup: &Config) {
         Ok(settings) => {
             ctx.replace_settings(settings);
             log::info!("SIGHUP: configuration reloaded; new logins use it");
+            Ok(())
         }
-        Err(e) => log::error!("SIGHUP: reload failed, keeping the old configuration: {e}"),
+        Err(e) => {
+            log::error!("SIGHUP: reload failed, keeping the old configuration: {e}");
+            Err(e)
+        }
     }
 }
 
