@@ -18,7 +18,7 @@
 //! PASV:     data_channel::open_passive: random port of pasv_ports or of the kernel's
 //!           ephemeral range, bound with SO_REUSEADDR (TIME_WAIT ports reused) -> 227
 //! RETR:     session.path(arg) -> jail.open_read (regular files only) -> REST offset (554
-//!           past the end; STOR checks it on the open fd in jail.open_write)
+//!           past the end; STOR and APPE check it on the open fd in jail.open_write)
 //!           -> Control::run_transfer:
 //!              <= 64 KiB binary/listing and the passive client already connected:
 //!                150 -> inline_send (non-blocking, on the control thread) -> 226

@@ -248,8 +248,60 @@ fn resume_past_end_of_file_is_refused_not_zero_filled() {
     // RETR from the end: nothing left to send, 226.
     c.expect("REST 18", 350);
     assert_eq!(c.transfer_in(b"RETR notes.txt", DataMode::Pasv), b"");
-    // APPE takes no restart position: it writes at the real end, never leaving a gap.
+    // APPE after REST acts as STOR (RFC 3659 §5.3): past the end it is refused the same way.
+    let _data = c.epsv();
     c.expect("REST 100", 350);
-    c.transfer_out(b"APPE notes.txt", b"end\n", DataMode::Epsv);
-    assert_eq!(std::fs::read(&path).unwrap(), b"line one\nLINE TWO\nend\n");
+    assert_eq!(c.cmd("APPE notes.txt").0, 554);
+    assert_eq!(std::fs::read(&path).unwrap(), b"line one\nLINE TWO\n");
+}
+
+/// Issue 10, follow-up: `REST n` + APPE took the restart marker and dropped it, appending at
+/// the real end (`REST 2`, `APPE` "XY" on "abcdef" stored "abcdefXY"). RFC 3659 §5.3: an APPE
+/// that accepts a restart marker "MUST act identically to STOR", writing from offset n.
+/// Expected: every step gives the same bytes as the same step with STOR ("abXY"), including
+/// 554 past the end (and for a missing file, not created); REST 0 or no REST appends.
+#[test]
+fn appe_after_rest_writes_at_the_restart_point_like_stor() {
+    let srv = Server::start_with_users();
+    let root = srv.root();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    for verb in ["STOR", "APPE"] {
+        let name = format!("{verb}.bin");
+        let host = root.join(&name);
+        std::fs::write(&host, b"abcdef").unwrap();
+        let mut resume = |offset: u64, data: &[u8], expected: &[u8]| {
+            c.expect(&format!("REST {offset}"), 350);
+            c.transfer_out(format!("{verb} {name}").as_bytes(), data, DataMode::Epsv);
+            assert_eq!(
+                lossy(&std::fs::read(&host).unwrap()),
+                lossy(expected),
+                "REST {offset} + {verb} {:?}",
+                lossy(data)
+            );
+        };
+        resume(2, b"XY", b"abXY");
+        resume(4, b"123456", b"abXY123456");
+        resume(10, b"", b"abXY123456");
+        for offset in [11u64, 1 << 32] {
+            let _data = c.pasv();
+            c.expect(&format!("REST {offset}"), 350);
+            let (code, text) = c.cmd(&format!("{verb} {name}"));
+            assert_eq!(code, 554, "REST {offset} + {verb}: {text}");
+            assert!(c.nothing_pending(std::time::Duration::from_millis(200)));
+        }
+        let _data = c.pasv();
+        c.expect("REST 1", 350);
+        assert_eq!(c.cmd(&format!("{verb} missing")).0, 554, "{verb}");
+        assert!(!root.join("missing").exists(), "{verb} created a file");
+        assert_eq!(std::fs::read(&host).unwrap(), b"abXY123456", "{verb}");
+    }
+    // Without a restart marker APPE still appends, and REST 0 means no restart.
+    c.transfer_out(b"APPE APPE.bin", b"+", DataMode::Pasv);
+    c.expect("REST 0", 350);
+    c.transfer_out(b"APPE APPE.bin", b"!", DataMode::Pasv);
+    assert_eq!(
+        std::fs::read(root.join("APPE.bin")).unwrap(),
+        b"abXY123456+!"
+    );
 }

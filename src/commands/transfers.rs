@@ -36,7 +36,7 @@ pub fn mode() -> Result<Reply, FtpError> {
     Ok(Reply::new(ReplyCode::CommandOk, "Mode set to S."))
 }
 
-/// REST offset (RFC 3659 §5): applies to the next RETR/STOR.
+/// REST offset (RFC 3659 §5): applies to the next RETR, STOR or APPE.
 pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
     ctl.session.rest = offset;
     Ok(Reply::new(
@@ -200,20 +200,22 @@ pub enum StoreKind {
     Append,
 }
 
-/// STOR / APPE. A REST offset past the end of the file is refused (554) before the 150, the
-/// file untouched; APPE ignores REST and always writes at the end.
+/// STOR / APPE. After `REST n` (n > 0) both write from offset n (RFC 3659 §5.3: an APPE
+/// that accepts a restart marker "MUST act identically to STOR"); an offset past the end of
+/// the file is refused (554) before the 150, the file untouched. Without REST, APPE writes at
+/// the end.
 pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, FtpError> {
     ctl.session.require_write()?;
     require_data_setup(ctl)?;
     let offset = ctl.session.take_rest();
     let path = ctl.session.path(arg)?;
-    let mode = match kind {
-        StoreKind::Append => WriteMode::Append,
-        StoreKind::Replace if offset > 0 => WriteMode::Resume(offset),
-        StoreKind::Replace => WriteMode::Truncate,
-    };
     let cfg = &ctl.settings.config;
     let (deny_overwrite, atomic) = (cfg.deny_overwrite, cfg.atomic_uploads);
+    let mode = match kind {
+        _ if offset > 0 => WriteMode::Resume(offset),
+        StoreKind::Append => WriteMode::Append,
+        StoreKind::Replace => WriteMode::Truncate,
+    };
     let jail = ctl.session.jail()?;
     let existed = jail.lstat(&path).is_ok();
     // deny_overwrite refuses replacing a file; resuming (REST) and APPE only extend one.
@@ -232,7 +234,8 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
             extended: Some(Extended {
                 before: file.metadata()?.len(),
                 file: file.try_clone()?,
-                cut_at_end: mode != WriteMode::Append,
+                // O_APPEND (APPE) only adds: nothing past the written end to cut.
+                cut_at_end: matches!(mode, WriteMode::Resume(_)),
             }),
             created: !existed,
         },
