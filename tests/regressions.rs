@@ -305,3 +305,57 @@ fn appe_after_rest_writes_at_the_restart_point_like_stor() {
         b"abXY123456+!"
     );
 }
+
+/// Issue 10, follow-up: `deny_overwrite = yes` promises uploads never change existing content,
+/// but `REST n` + STOR with n inside the file wrote from n and cut the file there: `REST 1`
+/// and an empty STOR shortened "0123456789" to "0". Expected: a resume (STOR or APPE) that
+/// does not start exactly at the end is refused with 550 before any 150, the file untouched;
+/// at the end it extends the file; past it 554; plain STOR over the file 550; APPE appends;
+/// STOU picks a new name.
+#[test]
+fn deny_overwrite_refuses_a_resume_inside_the_file() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("deny_overwrite", "yes")
+        .start();
+    let root = srv.root();
+    let host = root.join("keep");
+    std::fs::write(&host, b"0123456789").unwrap();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let before = snapshot(&root);
+    for (offset, verb, code) in [
+        (1, "STOR", 550),
+        (9, "STOR", 550),
+        (1, "APPE", 550),
+        (5, "APPE", 550),
+        (0, "STOR", 550),
+        (11, "STOR", 554),
+        (11, "APPE", 554),
+    ] {
+        let _data = c.epsv();
+        c.expect(&format!("REST {offset}"), 350);
+        let (got, text) = c.cmd(&format!("{verb} keep"));
+        assert_eq!(got, code, "REST {offset} + {verb}: {text}");
+        assert!(
+            c.nothing_pending(std::time::Duration::from_millis(200)),
+            "REST {offset} + {verb}: more replies after {got}"
+        );
+        assert_eq!(
+            before,
+            snapshot(&root),
+            "REST {offset} + {verb} changed the tree"
+        );
+    }
+    // At exactly the end, a resume only adds.
+    c.expect("REST 10", 350);
+    c.transfer_out(b"STOR keep", b"abc", DataMode::Pasv);
+    c.expect("REST 13", 350);
+    c.transfer_out(b"APPE keep", b"de", DataMode::Pasv);
+    c.transfer_out(b"APPE keep", b"f", DataMode::Pasv);
+    assert_eq!(std::fs::read(&host).unwrap(), b"0123456789abcdef");
+    let pre = c.transfer_out(b"STOU keep", b"other", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: keep.1");
+    assert_eq!(std::fs::read(root.join("keep.1")).unwrap(), b"other");
+    assert_eq!(std::fs::read(&host).unwrap(), b"0123456789abcdef");
+}
