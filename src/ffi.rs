@@ -1,5 +1,5 @@
 //! The one audited place for `unsafe`: libc `crypt_r(3)`, volatile zeroing of secrets, `fork(2)`,
-//! `sync_file_range(2)` and `flock(2)`.
+//! `sync_file_range(2)`, `flock(2)` and ignoring `SIGXFSZ`.
 
 use std::ffi::{c_char, CStr};
 use std::io;
@@ -206,6 +206,19 @@ pub fn try_lock_exclusive(fd: std::os::fd::BorrowedFd<'_>) -> io::Result<bool> {
             _ => return Err(e),
         }
     }
+}
+
+/// Ignore `SIGXFSZ` for the whole process. Under a file size limit (`ulimit -f`,
+/// RLIMIT_FSIZE, common on devices) a write past it raises SIGXFSZ, whose default action kills
+/// the process: every session would die for one upload. Ignored, the write fails with EFBIG
+/// instead and only that upload ends (552).
+pub fn ignore_sigxfsz() -> io::Result<()> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installs SIG_IGN, not a handler, so no code runs in signal context; the
+    // disposition is process-wide and nothing in this program sets another one for SIGXFSZ.
+    unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) }
+        .map(|_| ())
+        .map_err(io::Error::from)
 }
 
 #[cfg(test)]

@@ -8,7 +8,8 @@
 //!
 //! ```text
 //! main -> cli::parse_args (defaults <- -c file <- options) -> startup::run
-//! startup:  bind listeners -> open the anonymous root (Jail) -> load users -> DataPool::start
+//! startup:  ignore SIGXFSZ (past `ulimit -f`: EFBIG and 552, not death) -> bind listeners
+//!           -> open the anonymous root (Jail) -> load users -> DataPool::start
 //!           -> listener::accept_loop
 //! accept:   Limits::admit(peer) -> 421, or a "ctl-<peer>" thread running control::serve
 //!           (a panic is caught there: that connection closes, the daemon lives on)
