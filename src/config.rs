@@ -71,7 +71,8 @@ pub struct Config {
     pub fsync: bool,
     /// `atomic_uploads`: upload under a temporary name, renamed into place only when complete.
     pub atomic_uploads: bool,
-    /// `deny_overwrite`: uploads may not replace an existing file.
+    /// `deny_overwrite`: uploads never change existing content (no replacing STOR, no resume
+    /// before the end of the file).
     pub deny_overwrite: bool,
     /// `keep_partial_on_enospc`: keep, rather than undo, an upload cut short by a full disk.
     pub keep_partial_on_enospc: bool,
@@ -218,7 +219,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "deny_overwrite",
-        "uploads may not replace existing files (yes/no)",
+        "uploads never change existing content (yes/no)",
     ),
     (
         "keep_partial_on_enospc",

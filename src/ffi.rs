@@ -1,5 +1,6 @@
 //! The one audited place for `unsafe`: libc `crypt_r(3)`, volatile zeroing of secrets, `fork(2)`,
-//! `sync_file_range(2)`, `flock(2)`, and owning a descriptor inherited from the service manager.
+//! `sync_file_range(2)`, `flock(2)`, ignoring `SIGXFSZ`, and owning a descriptor inherited from
+//! the service manager.
 
 use std::ffi::{c_char, CStr};
 use std::io;
@@ -228,6 +229,19 @@ pub fn own_inherited_fd(fd: std::os::fd::RawFd) -> io::Result<std::os::fd::Owned
     // contract above nothing else in the process holds or will close this number, so the
     // OwnedFd is its only owner.
     Ok(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+/// Ignore `SIGXFSZ` for the whole process. Under a file size limit (`ulimit -f`,
+/// RLIMIT_FSIZE, common on devices) a write past it raises SIGXFSZ, whose default action kills
+/// the process: every session would die for one upload. Ignored, the write fails with EFBIG
+/// instead and only that upload ends (552).
+pub fn ignore_sigxfsz() -> io::Result<()> {
+    use nix::sys::signal::{signal, SigHandler, Signal};
+    // SAFETY: installs SIG_IGN, not a handler, so no code runs in signal context; the
+    // disposition is process-wide and nothing in this program sets another one for SIGXFSZ.
+    unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) }
+        .map(|_| ())
+        .map_err(io::Error::from)
 }
 
 #[cfg(test)]

@@ -45,6 +45,10 @@ pub enum WriteMode {
     /// an upload that fails can still put the old length back. An offset past the end is
     /// refused (`RestPastEnd`) and a missing file is not created.
     Resume(u64),
+    /// Continue at exactly the current end, only ever adding (a resume under deny_overwrite):
+    /// as `Resume`, but an offset inside the file is refused (`PermissionDenied`) and the file
+    /// is opened with `O_APPEND`, so no write lands inside it even if it grows meanwhile.
+    Extend(u64),
     /// Create a new file, failing with `AlreadyExists` if the name is taken (STOU).
     CreateNew,
 }
@@ -394,7 +398,7 @@ impl Jail {
         // SECURITY: uploads never create set-id or sticky files.
         let perm = Mode::from_bits_truncate(perm & 0o777);
         let mut flags = OFlag::O_WRONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | base_flags();
-        if mode == WriteMode::Append {
+        if matches!(mode, WriteMode::Append | WriteMode::Extend(_)) {
             flags |= OFlag::O_APPEND;
         }
         let (fd, created) = if mode == WriteMode::CreateNew {
@@ -420,7 +424,7 @@ impl Jail {
             }
             match mode {
                 // A restart continues data that is there: no file, nothing to resume.
-                WriteMode::Resume(offset) if offset > 0 => {
+                WriteMode::Resume(offset) | WriteMode::Extend(offset) if offset > 0 => {
                     match fcntl::openat(t.dir(), t.name(), flags, Mode::empty()) {
                         Ok(fd) => (fd, false),
                         Err(Errno::ENOENT) => return Err(FtpError::RestPastEnd),
@@ -444,12 +448,17 @@ impl Jail {
         let mut file = File::from(fd);
         match mode {
             WriteMode::Truncate if !created => file.set_len(0)?,
-            WriteMode::Resume(offset) => {
+            WriteMode::Resume(offset) | WriteMode::Extend(offset) => {
                 // Checked on the open fd, before anything changes. Filling the gap with zeros
                 // would answer 226 for a corrupt file: ftplib's size() in ASCII type (before
                 // its storbinary sends TYPE I) gives an offset past the stored end.
-                if offset > u64::try_from(st.st_size).unwrap_or(0) {
+                let size = u64::try_from(st.st_size).unwrap_or(0);
+                if offset > size {
                     return Err(FtpError::RestPastEnd);
+                }
+                if matches!(mode, WriteMode::Extend(_)) && offset < size {
+                    // Writing from inside the file would change content it already has.
+                    return Err(FtpError::PermissionDenied);
                 }
                 file.seek(SeekFrom::Start(offset))?;
             }
@@ -1380,6 +1389,40 @@ mod tests {
         assert_eq!(
             fs::read(s.host(b"f")).ok().as_deref(),
             Some(&b"a\nb\nc\n"[..])
+        );
+    }
+
+    #[test]
+    fn extend_starts_only_at_the_end_and_only_adds() {
+        let s = Scratch::new();
+        s.write(b"f", b"0123");
+        let open = |offset| {
+            s.jail
+                .open_write(&vp(b"f"), WriteMode::Extend(offset), 0o644)
+        };
+        assert_eq!(open(1).err(), Some(FtpError::PermissionDenied));
+        assert_eq!(open(3).err(), Some(FtpError::PermissionDenied));
+        assert_eq!(open(5).err(), Some(FtpError::RestPastEnd));
+        assert_eq!(fs::read(s.host(b"f")).ok().as_deref(), Some(&b"0123"[..]));
+        assert_eq!(
+            s.jail
+                .open_write(&vp(b"new"), WriteMode::Extend(1), 0o644)
+                .err(),
+            Some(FtpError::RestPastEnd)
+        );
+        assert!(!s.host(b"new").exists());
+        let mut f = open(4).expect("extend at the end");
+        // The file grows after the check: the upload still lands after everything there.
+        fs::OpenOptions::new()
+            .append(true)
+            .open(s.host(b"f"))
+            .and_then(|mut o| o.write_all(b"45"))
+            .expect("grow");
+        f.write_all(b"ab").expect("write");
+        drop(f);
+        assert_eq!(
+            fs::read(s.host(b"f")).ok().as_deref(),
+            Some(&b"012345ab"[..])
         );
     }
 

@@ -8,8 +8,9 @@
 //!
 //! ```text
 //! main -> cli::parse_args (defaults <- -c file <- options) -> startup::run
-//! startup:  bind listeners (or take systemd's, LISTEN_FDS) -> open the anonymous root (Jail)
-//!           -> load users -> DataPool::start -> listener::accept_loop -> READY=1 (NOTIFY_SOCKET)
+//! startup:  ignore SIGXFSZ (past `ulimit -f`: EFBIG and 552, not death) -> bind listeners (or
+//!           take systemd's, LISTEN_FDS) -> open the anonymous root (Jail) -> load users
+//!           -> DataPool::start -> listener::accept_loop -> READY=1 (NOTIFY_SOCKET)
 //! accept:   Limits::admit(peer) -> 421, or a "ctl-<peer>" thread running control::serve
 //!           (a panic is caught there: that connection closes, the daemon lives on)
 //! control:  220 -> loop { blocking read (SO_RCVTIMEO = idle/login time left; SIGTERM
@@ -18,7 +19,7 @@
 //! PASV:     data_channel::open_passive: random port of pasv_ports or of the kernel's
 //!           ephemeral range, bound with SO_REUSEADDR (TIME_WAIT ports reused) -> 227
 //! RETR:     session.path(arg) -> jail.open_read (regular files only) -> REST offset (554
-//!           past the end; STOR checks it on the open fd in jail.open_write)
+//!           past the end; STOR and APPE check it on the open fd in jail.open_write)
 //!           -> Control::run_transfer:
 //!              <= 64 KiB binary/listing and the passive client already connected:
 //!                150 -> inline_send (non-blocking, on the control thread) -> 226

@@ -139,6 +139,8 @@ fn settings_then_privileges(config: Config) -> Result<Settings, String> {
 
 /// Run the server until SIGTERM/SIGINT; returns after a graceful shutdown.
 pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
+    // An upload past a file size limit must fail with EFBIG (552), not kill every session.
+    crate::ffi::ignore_sigxfsz().map_err(|e| format!("cannot ignore SIGXFSZ: {e}"))?;
     // The service manager's variables are taken (and removed from the environment) before any
     // thread exists, whatever the mode.
     let activated = systemd::take_listen_fds();

@@ -1375,6 +1375,11 @@ fn full_disk_extending(keep: bool) {
             "REST 10+STOR",
             vec!["REST 10".into(), "STOR small.bin".into()],
         ),
+        // RFC 3659 §5.3: APPE after REST acts as STOR, undo included.
+        (
+            "REST 10+APPE",
+            vec!["REST 10".into(), "APPE small.bin".into()],
+        ),
     ] {
         fs::write(&host, &original).unwrap();
         let (last, before) = cmds.split_last().unwrap();
@@ -1393,13 +1398,13 @@ fn full_disk_extending(keep: bool) {
                 "{what}, keep_partial_on_enospc=yes: the part that arrived is gone ({} bytes)",
                 now.len()
             );
-            let kept = if what == "REST 10+STOR" {
+            let kept = if what.starts_with("REST 10+") {
                 10
             } else {
                 original.len()
             };
             assert_bytes(&now[..kept], &original[..kept], "the file's old start");
-        } else if what == "REST 10+STOR" {
+        } else if what.starts_with("REST 10+") {
             // The overwritten range holds new bytes; the length and everything else are back.
             assert_eq!(
                 now.len(),

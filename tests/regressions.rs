@@ -9,6 +9,7 @@
 mod common;
 
 use common::*;
+use std::io::Write;
 
 /// Python's `ftplib.FTP.abort()` sends the whole `ABOR\r\n` with MSG_OOB, so its last byte is
 /// the urgent one. Before the control socket kept urgent data inline (SO_OOBINLINE), Linux
@@ -248,8 +249,242 @@ fn resume_past_end_of_file_is_refused_not_zero_filled() {
     // RETR from the end: nothing left to send, 226.
     c.expect("REST 18", 350);
     assert_eq!(c.transfer_in(b"RETR notes.txt", DataMode::Pasv), b"");
-    // APPE takes no restart position: it writes at the real end, never leaving a gap.
+    // APPE after REST acts as STOR (RFC 3659 §5.3): past the end it is refused the same way.
+    let _data = c.epsv();
     c.expect("REST 100", 350);
-    c.transfer_out(b"APPE notes.txt", b"end\n", DataMode::Epsv);
-    assert_eq!(std::fs::read(&path).unwrap(), b"line one\nLINE TWO\nend\n");
+    assert_eq!(c.cmd("APPE notes.txt").0, 554);
+    assert_eq!(std::fs::read(&path).unwrap(), b"line one\nLINE TWO\n");
+}
+
+/// Issue 10, follow-up: `REST n` + APPE took the restart marker and dropped it, appending at
+/// the real end (`REST 2`, `APPE` "XY" on "abcdef" stored "abcdefXY"). RFC 3659 §5.3: an APPE
+/// that accepts a restart marker "MUST act identically to STOR", writing from offset n.
+/// Expected: every step gives the same bytes as the same step with STOR ("abXY"), including
+/// 554 past the end (and for a missing file, not created); REST 0 or no REST appends.
+#[test]
+fn appe_after_rest_writes_at_the_restart_point_like_stor() {
+    let srv = Server::start_with_users();
+    let root = srv.root();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    for verb in ["STOR", "APPE"] {
+        let name = format!("{verb}.bin");
+        let host = root.join(&name);
+        std::fs::write(&host, b"abcdef").unwrap();
+        let mut resume = |offset: u64, data: &[u8], expected: &[u8]| {
+            c.expect(&format!("REST {offset}"), 350);
+            c.transfer_out(format!("{verb} {name}").as_bytes(), data, DataMode::Epsv);
+            assert_eq!(
+                lossy(&std::fs::read(&host).unwrap()),
+                lossy(expected),
+                "REST {offset} + {verb} {:?}",
+                lossy(data)
+            );
+        };
+        resume(2, b"XY", b"abXY");
+        resume(4, b"123456", b"abXY123456");
+        resume(10, b"", b"abXY123456");
+        for offset in [11u64, 1 << 32] {
+            let _data = c.pasv();
+            c.expect(&format!("REST {offset}"), 350);
+            let (code, text) = c.cmd(&format!("{verb} {name}"));
+            assert_eq!(code, 554, "REST {offset} + {verb}: {text}");
+            assert!(c.nothing_pending(std::time::Duration::from_millis(200)));
+        }
+        let _data = c.pasv();
+        c.expect("REST 1", 350);
+        assert_eq!(c.cmd(&format!("{verb} missing")).0, 554, "{verb}");
+        assert!(!root.join("missing").exists(), "{verb} created a file");
+        assert_eq!(std::fs::read(&host).unwrap(), b"abXY123456", "{verb}");
+    }
+    // Without a restart marker APPE still appends, and REST 0 means no restart.
+    c.transfer_out(b"APPE APPE.bin", b"+", DataMode::Pasv);
+    c.expect("REST 0", 350);
+    c.transfer_out(b"APPE APPE.bin", b"!", DataMode::Pasv);
+    assert_eq!(
+        std::fs::read(root.join("APPE.bin")).unwrap(),
+        b"abXY123456+!"
+    );
+}
+
+/// Issue 10, follow-up: `deny_overwrite = yes` promises uploads never change existing content,
+/// but `REST n` + STOR with n inside the file wrote from n and cut the file there: `REST 1`
+/// and an empty STOR shortened "0123456789" to "0". Expected: a resume (STOR or APPE) that
+/// does not start exactly at the end is refused with 550 before any 150, the file untouched;
+/// at the end it extends the file; past it 554; plain STOR over the file 550; APPE appends;
+/// STOU picks a new name.
+#[test]
+fn deny_overwrite_refuses_a_resume_inside_the_file() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("deny_overwrite", "yes")
+        .start();
+    let root = srv.root();
+    let host = root.join("keep");
+    std::fs::write(&host, b"0123456789").unwrap();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let before = snapshot(&root);
+    for (offset, verb, code) in [
+        (1, "STOR", 550),
+        (9, "STOR", 550),
+        (1, "APPE", 550),
+        (5, "APPE", 550),
+        (0, "STOR", 550),
+        (11, "STOR", 554),
+        (11, "APPE", 554),
+    ] {
+        let _data = c.epsv();
+        c.expect(&format!("REST {offset}"), 350);
+        let (got, text) = c.cmd(&format!("{verb} keep"));
+        assert_eq!(got, code, "REST {offset} + {verb}: {text}");
+        assert!(
+            c.nothing_pending(std::time::Duration::from_millis(200)),
+            "REST {offset} + {verb}: more replies after {got}"
+        );
+        assert_eq!(
+            before,
+            snapshot(&root),
+            "REST {offset} + {verb} changed the tree"
+        );
+    }
+    // At exactly the end, a resume only adds.
+    c.expect("REST 10", 350);
+    c.transfer_out(b"STOR keep", b"abc", DataMode::Pasv);
+    c.expect("REST 13", 350);
+    c.transfer_out(b"APPE keep", b"de", DataMode::Pasv);
+    c.transfer_out(b"APPE keep", b"f", DataMode::Pasv);
+    assert_eq!(std::fs::read(&host).unwrap(), b"0123456789abcdef");
+    let pre = c.transfer_out(b"STOU keep", b"other", DataMode::Pasv);
+    assert_eq!(pre.trim(), "150 FILE: keep.1");
+    assert_eq!(std::fs::read(root.join("keep.1")).unwrap(), b"other");
+    assert_eq!(std::fs::read(&host).unwrap(), b"0123456789abcdef");
+}
+
+/// Send `big` with the last of `cmds` (the others must answer 350), as a client whose upload
+/// the server cuts short; returns the final reply.
+fn upload_cut_short(c: &mut FtpClient, cmds: &[&str], big: &[u8]) -> (u16, String) {
+    let (last, rest) = cmds.split_last().unwrap();
+    for cmd in rest {
+        c.expect(cmd, 350);
+    }
+    let (mut data, _) = c.start_transfer(last.as_bytes(), DataMode::Pasv);
+    // The server stops reading at the limit: write errors are expected here.
+    let _ = data.write_all(big);
+    let _ = data.shutdown(std::net::Shutdown::Write);
+    drop(data);
+    c.read_reply()
+}
+
+/// File size limit of the two tests below.
+const FSIZE_LIMIT: usize = 64 * 1024;
+
+/// Issue 10, follow-up: under a file size limit (RLIMIT_FSIZE, `ulimit -f`) an upload past the
+/// limit raised SIGXFSZ, whose default action killed the whole server, every session with it.
+/// Expected: the upload gets 552 (EFBIG: RFC 959 "exceeded storage allocation") and is
+/// handled as a full disk per `keep_partial_on_enospc` (undone, or kept up to the limit), and
+/// the server serves the next session. Under qemu-user (FERROFTPD_RUNNER) the limit applies
+/// to qemu, which passes the server's SIG_IGN on to the host and its writes fail the same way.
+#[test]
+fn upload_past_the_file_size_limit_gets_552_and_the_server_lives() {
+    const LIMIT: usize = FSIZE_LIMIT;
+    let small = pattern(10_000, 3);
+    let big = pattern(4 * LIMIT, 4);
+    for keep in [false, true] {
+        let mut srv = Server::builder()
+            .user(ALICE)
+            .opt("keep_partial_on_enospc", if keep { "yes" } else { "no" })
+            .rlimit(nix::libc::RLIMIT_FSIZE, LIMIT as u64)
+            .start();
+        let root = srv.root();
+        std::fs::write(root.join("small.bin"), &small).unwrap();
+        let mut c = srv.login(ALICE);
+        c.expect("TYPE I", 200);
+        let mut too_big = |cmds: &[&str]| {
+            let (code, text) = upload_cut_short(&mut c, cmds, &big);
+            assert_eq!(code, 552, "keep={keep} {cmds:?}: {text}");
+        };
+        let read = |name: &str| std::fs::read(root.join(name)).ok();
+        too_big(&["STOR new.bin"]);
+        if keep {
+            assert!(read("new.bin") == Some(big[..LIMIT].to_vec()), "kept STOR");
+        } else {
+            assert!(
+                read("new.bin").is_none(),
+                "the partial STOR was not removed"
+            );
+        }
+        too_big(&["APPE small.bin"]);
+        let mut expected = small.clone();
+        if keep {
+            expected.extend_from_slice(&big[..LIMIT - small.len()]);
+        }
+        assert!(read("small.bin") == Some(expected), "keep={keep}: APPE");
+        std::fs::write(root.join("small.bin"), &small).unwrap();
+        too_big(&["REST 4000", "APPE small.bin"]);
+        let mut expected = small[..4000].to_vec();
+        if keep {
+            expected.extend_from_slice(&big[..LIMIT - 4000]);
+        } else {
+            // The range written over holds new bytes; the length is back.
+            expected.extend_from_slice(&big[..small.len() - 4000]);
+        }
+        assert!(
+            read("small.bin") == Some(expected),
+            "keep={keep}: REST+APPE"
+        );
+        c.expect("NOOP", 200);
+        drop(c);
+        assert!(srv.is_running(), "keep={keep}: the server died");
+        let mut next = srv.login(ALICE);
+        next.expect("TYPE I", 200);
+        next.stor("after.bin", b"still serving");
+        assert_eq!(next.retr("after.bin"), b"still serving");
+    }
+}
+
+/// The same in inetd mode (one session on stdin/stdout): SIGXFSZ ended the session with no
+/// reply. Expected: 552, the partial file removed, the session goes on to a clean QUIT.
+#[test]
+fn inetd_upload_past_the_file_size_limit_gets_552_and_the_session_goes_on() {
+    let dir = TempDir::new("inetd-fsize");
+    let root = dir.join("root");
+    std::fs::create_dir(&root).unwrap();
+    let users = dir.join("users");
+    let line = format!("{}:{}:{}:rw\n", ALICE.name, ALICE.hash, root.display());
+    std::fs::write(&users, line).unwrap();
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+    let server_side = accept_bounded(&l, IO_TIMEOUT).unwrap();
+    let fd_in: std::os::fd::OwnedFd = server_side.try_clone().unwrap().into();
+    let mut cmd = server_command();
+    cmd.arg("-i")
+        .arg("-r")
+        .arg(&root)
+        .arg("-U")
+        .arg(&users)
+        .stdin(fd_in)
+        .stdout(std::os::fd::OwnedFd::from(server_side));
+    set_rlimits(&mut cmd, &[(nix::libc::RLIMIT_FSIZE, FSIZE_LIMIT as u64)]);
+    let mut p = Proc::spawn(cmd, false);
+    let mut c = FtpClient::from_stream(client);
+    assert_eq!(c.greeting.code, 220, "{}", c.greeting.text());
+    c.login(ALICE.name, ALICE.password);
+    c.expect("TYPE I", 200);
+    let (code, text) = upload_cut_short(&mut c, &["STOR new.bin"], &pattern(4 * FSIZE_LIMIT, 6));
+    assert_eq!(code, 552, "{text}; log:\n{}", p.logs());
+    assert!(
+        !root.join("new.bin").exists(),
+        "the partial STOR was not removed"
+    );
+    c.stor("after.bin", b"still serving");
+    assert_eq!(
+        std::fs::read(root.join("after.bin")).unwrap(),
+        b"still serving"
+    );
+    assert_eq!(c.quit().0, 221);
+    let status = p
+        .wait_exit(std::time::Duration::from_secs(30))
+        .expect("inetd process did not exit");
+    assert!(status.success(), "{status}; log:\n{}", p.logs());
 }

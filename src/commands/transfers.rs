@@ -36,7 +36,7 @@ pub fn mode() -> Result<Reply, FtpError> {
     Ok(Reply::new(ReplyCode::CommandOk, "Mode set to S."))
 }
 
-/// REST offset (RFC 3659 §5): applies to the next RETR/STOR.
+/// REST offset (RFC 3659 §5): applies to the next RETR, STOR or APPE.
 pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
     ctl.session.rest = offset;
     Ok(Reply::new(
@@ -200,23 +200,27 @@ pub enum StoreKind {
     Append,
 }
 
-/// STOR / APPE. A REST offset past the end of the file is refused (554) before the 150, the
-/// file untouched; APPE ignores REST and always writes at the end.
+/// STOR / APPE. After `REST n` (n > 0) both write from offset n (RFC 3659 §5.3: an APPE
+/// that accepts a restart marker "MUST act identically to STOR"); an offset past the end of
+/// the file is refused (554) before the 150, the file untouched. Without REST, APPE writes at
+/// the end. Under deny_overwrite a resume must start exactly at the end (550 otherwise).
 pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, FtpError> {
     ctl.session.require_write()?;
     require_data_setup(ctl)?;
     let offset = ctl.session.take_rest();
     let path = ctl.session.path(arg)?;
-    let mode = match kind {
-        StoreKind::Append => WriteMode::Append,
-        StoreKind::Replace if offset > 0 => WriteMode::Resume(offset),
-        StoreKind::Replace => WriteMode::Truncate,
-    };
     let cfg = &ctl.settings.config;
     let (deny_overwrite, atomic) = (cfg.deny_overwrite, cfg.atomic_uploads);
+    let mode = match kind {
+        // deny_overwrite promises existing content never changes: a resume may only add.
+        _ if offset > 0 && deny_overwrite => WriteMode::Extend(offset),
+        _ if offset > 0 => WriteMode::Resume(offset),
+        StoreKind::Append => WriteMode::Append,
+        StoreKind::Replace => WriteMode::Truncate,
+    };
     let jail = ctl.session.jail()?;
     let existed = jail.lstat(&path).is_ok();
-    // deny_overwrite refuses replacing a file; resuming (REST) and APPE only extend one.
+    // deny_overwrite refuses replacing a file; APPE and a resume at the end only extend one.
     if deny_overwrite && existed && mode == WriteMode::Truncate {
         return Err(FtpError::AlreadyExists);
     }
@@ -228,11 +232,12 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
     let finish = match mode {
         // A file this upload created or emptied holds nothing worth keeping if the disk fills.
         WriteMode::Truncate | WriteMode::CreateNew => Finish::fresh(),
-        WriteMode::Append | WriteMode::Resume(_) => Finish {
+        WriteMode::Append | WriteMode::Resume(_) | WriteMode::Extend(_) => Finish {
             extended: Some(Extended {
                 before: file.metadata()?.len(),
                 file: file.try_clone()?,
-                cut_at_end: mode != WriteMode::Append,
+                // O_APPEND (APPE, Extend) only adds: nothing past the written end to cut.
+                cut_at_end: matches!(mode, WriteMode::Resume(_)),
             }),
             created: !existed,
         },

@@ -164,7 +164,15 @@ pub struct ServerBuilder {
     users: Vec<(User, PathBuf)>,
     verbose: bool,
     extra: Vec<String>,
+    rlimits: Vec<(RlimitResource, u64)>,
 }
+
+/// The type of a `setrlimit` resource (`libc::RLIMIT_*`), which glibc and musl spell differently.
+#[cfg(target_env = "gnu")]
+pub type RlimitResource = nix::libc::__rlimit_resource_t;
+/// The type of a `setrlimit` resource (`libc::RLIMIT_*`), which glibc and musl spell differently.
+#[cfg(not(target_env = "gnu"))]
+pub type RlimitResource = nix::libc::c_int;
 
 impl ServerBuilder {
     /// The server root: `<base>/root`. Populate it before or after `start`.
@@ -207,6 +215,13 @@ impl ServerBuilder {
         self
     }
 
+    /// Start the server with `resource` (`libc::RLIMIT_*`) limited to `value` ([`set_rlimits`]).
+    pub fn rlimit(mut self, resource: RlimitResource, value: u64) -> Self {
+        self.rlimits.retain(|(r, _)| *r != resource);
+        self.rlimits.push((resource, value));
+        self
+    }
+
     pub fn start(self) -> Server {
         let root = self.root();
         let mut args: Vec<String> = ["-f", "-l", "127.0.0.1", "-p", "0", "-A", "-r"]
@@ -242,7 +257,7 @@ impl ServerBuilder {
             args.push("-v".into());
         }
         args.extend(self.extra.iter().cloned());
-        Server::spawn(self.base, args)
+        Server::spawn(self.base, args, self.rlimits)
     }
 }
 
@@ -275,6 +290,7 @@ impl Server {
             users: Vec::new(),
             verbose: false,
             extra: Vec::new(),
+            rlimits: Vec::new(),
         }
     }
 
@@ -288,13 +304,14 @@ impl Server {
         Server::builder().user(ALICE).user(BOB).start()
     }
 
-    fn spawn(base: TempDir, args: Vec<String>) -> Server {
+    fn spawn(base: TempDir, args: Vec<String>, rlimits: Vec<(RlimitResource, u64)>) -> Server {
         let bin = server_bin();
         let mut cmd = server_command();
         cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        set_rlimits(&mut cmd, &rlimits);
         let mut child = cmd
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {} {args:?}: {e}", bin.display()));
@@ -467,6 +484,41 @@ pub fn parse_listening(line: &str) -> Option<SocketAddr> {
 
 // ---------------------------------------------------------------------------------------------
 // A server process whose pid and exit status a test can see
+
+/// Make `cmd` start with each `(libc::RLIMIT_*, value)` limit set, soft and hard. Under a
+/// `FERROFTPD_RUNNER` the limits apply to the runner (qemu-user), which makes the server's
+/// system calls in its own process.
+pub fn set_rlimits(cmd: &mut Command, rlimits: &[(RlimitResource, u64)]) {
+    use std::os::unix::process::CommandExt;
+    if rlimits.is_empty() {
+        return;
+    }
+    let limits: Vec<(RlimitResource, nix::libc::rlimit)> = rlimits
+        .iter()
+        .map(|&(r, v)| {
+            let v = nix::libc::rlim_t::try_from(v).unwrap_or(nix::libc::RLIM_INFINITY);
+            (
+                r,
+                nix::libc::rlimit {
+                    rlim_cur: v,
+                    rlim_max: v,
+                },
+            )
+        })
+        .collect();
+    // SAFETY: the closure runs in the forked child before exec and calls only setrlimit(2),
+    // which is async-signal-safe, on memory prepared before the fork.
+    unsafe {
+        cmd.pre_exec(move || {
+            for (resource, limit) in &limits {
+                if nix::libc::setrlimit(*resource, limit) != 0 {
+                    return Err(io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
 
 /// The binary under test, with the optional runner prefix the harness honours too.
 pub fn server_command() -> Command {
