@@ -139,6 +139,8 @@ fn socket_activation_serves_logins_listings_and_downloads() {
     // The first connection makes systemd-socket-activate exec the server, which accepts it.
     let mut c = FtpClient::connect(addr);
     c.login(ALICE.name, ALICE.password);
+    // Byte-exact transfers: binary, as a real client asks (the default is ASCII).
+    c.expect("TYPE I", 200);
     let list = c.list("");
     assert!(lossy(&list).contains("hello.txt"), "{}", lossy(&list));
     assert_eq!(c.retr("hello.txt"), b"hello from a socket\n");
@@ -187,6 +189,8 @@ fn socket_activation_of_a_dual_stack_socket_serves_ipv4_and_ipv6_clients() {
     let (_p, port) = socket_activate(&[spec], &[], &args);
     let mut c = FtpClient::connect(SocketAddr::from(([127, 0, 0, 1], port)));
     c.login(ALICE.name, ALICE.password);
+    // Byte-exact transfers: binary, as a real client asks (the default is ASCII).
+    c.expect("TYPE I", 200);
     for mode in ALL_MODES {
         assert_eq!(
             c.transfer_in(b"RETR hello.txt", mode),
@@ -201,6 +205,8 @@ fn socket_activation_of_a_dual_stack_socket_serves_ipv4_and_ipv6_clients() {
     }
     let mut c = FtpClient::connect(SocketAddr::from((Ipv6Addr::LOCALHOST, port)));
     c.login(ALICE.name, ALICE.password);
+    // Byte-exact transfers: binary, as a real client asks (the default is ASCII).
+    c.expect("TYPE I", 200);
     // (The test client's EPRT is IPv4-only.)
     assert_eq!(
         c.transfer_in(b"RETR hello.txt", DataMode::Epsv),
@@ -226,6 +232,8 @@ fn socket_activation_accept_yes_runs_one_inetd_session_per_connection() {
     for round in 0..2 {
         let mut c = FtpClient::connect(addr);
         c.login(ALICE.name, ALICE.password);
+        // Byte-exact transfers: binary, as a real client asks (the default is ASCII).
+        c.expect("TYPE I", 200);
         assert_eq!(
             c.retr("hello.txt"),
             b"hello from a socket\n",
@@ -331,6 +339,8 @@ fn notify_socket_gets_ready_reloading_ready_and_stopping() {
     // Ready means serving: the process that said so (not a forked child) answers.
     let mut c = FtpClient::connect(addr);
     c.login(ALICE.name, ALICE.password);
+    // Byte-exact transfers: binary, as a real client asks (the default is ASCII).
+    c.expect("TYPE I", 200);
 
     let before = monotonic_usec();
     p.signal(nix::sys::signal::Signal::SIGHUP);
