@@ -9,7 +9,7 @@
 //! becomes proper EBCDIC, its multi-byte characters come out as the Latin-1 look-alikes' codes
 //! and round-trip unchanged.
 //!
-//! **Line ends.** RFC 959 3.1.1.2: "where it is necessary the <NL> character should be used".
+//! **Line ends.** RFC 959 3.1.1.2: "where it is necessary the `<NL>` character should be used".
 //! The plain tables map LF (0x0A) to EBCDIC LF 0x25 and Latin-1 NEL (0x85) to NL 0x15; ours
 //! swap those two, so stored LF goes out as NL 0x15 and a received 0x15 is stored as LF, while
 //! 0x25 and stored 0x85 map to each other (still a bijection; this is the swap z/OS UNIX uses

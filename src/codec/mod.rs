@@ -37,7 +37,7 @@
 //! - **Descriptors**: only the four codes of 3.4.2 exist; a descriptor with any other bit set
 //!   is an error, not ignored, because the sender meant something we would silently drop.
 //! - **Restart markers** ([`Marker`]): 1 to [`MAX_MARKER`] bytes, each printable ASCII other
-//!   than space (3.4.2: "printable characters", "<SP> must not be used WITHIN a restart
+//!   than space (3.4.2: "printable characters", "`<SP>` must not be used WITHIN a restart
 //!   marker"). Anything else is an error: the marker is echoed on the control connection in the
 //!   110 reply, so a CR, LF or space in it would forge or break that reply. 64 bytes is far
 //!   more than any offset needs and keeps the decoders free of allocation.
@@ -57,6 +57,8 @@
 //!   block with EOF, `0x00 0x40`, `0xFF 0x02`): always correct, and costs 2-3 bytes.
 
 pub mod asa;
+pub mod block;
+pub mod compressed;
 pub mod ebcdic;
 pub mod records;
 #[cfg(test)]
@@ -281,6 +283,13 @@ struct Pending {
 }
 
 impl Pending {
+    fn from(desc: Descriptor) -> Pending {
+        Pending {
+            record: desc.contains(Descriptor::EOR),
+            end: desc.contains(Descriptor::EOF),
+        }
+    }
+
     /// The next owed event, EOR before EOF.
     fn pop(&mut self) -> Option<Event<'static>> {
         if std::mem::take(&mut self.record) {
@@ -331,5 +340,150 @@ mod tests {
             Marker::from_offset(u64::MAX).to_string(),
             u64::MAX.to_string()
         );
+    }
+
+    /// Throughput by hand, in release: `cargo test --release --lib codec::tests::throughput --
+    /// --ignored --nocapture`. Encoders write to a sink that only counts, so the figures are
+    /// the codecs' own cost against a plain copy of the same bytes.
+    #[test]
+    #[ignore]
+    fn throughput() {
+        use super::testkit::Rng;
+        use super::{block, compressed};
+        use std::hint::black_box;
+        use std::time::Instant;
+
+        struct Count(u64);
+        impl io::Write for Count {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0 +=
+                    b.len() as u64 + u64::from(black_box(b.first().copied().unwrap_or(0)) & 1);
+                Ok(b.len())
+            }
+            fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+                let mut n = 0;
+                for b in bufs {
+                    n += self.write(b)?;
+                }
+                Ok(n)
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+
+        const TOTAL: usize = 256 << 20;
+        const PIECE: usize = 128 << 10;
+        let mut rng = Rng::new(42);
+        let src: Vec<u8> = (0..32 << 20).map(|_| rng.next() as u8).collect(); // 32 MiB, 8 passes
+                                                                              // This thread's CPU time (the machine is shared: wall time alone says little).
+        let cpu = || -> f64 {
+            let stat = std::fs::read_to_string("/proc/thread-self/schedstat").unwrap_or_default();
+            stat.split(' ')
+                .next()
+                .and_then(|ns| ns.parse::<f64>().ok())
+                .unwrap_or(0.0)
+                / 1e9
+        };
+        let report = |what: &str, (start, cpu0): (Instant, f64)| {
+            let (wall, used) = (start.elapsed().as_secs_f64(), cpu() - cpu0);
+            let mb = TOTAL as f64 / 1e6;
+            eprintln!(
+                "{what:<40} {:>7.0} MB/s wall {:>7.0} MB/s per CPU second",
+                mb / wall,
+                mb / used
+            );
+        };
+        let now = || (Instant::now(), cpu());
+        let pieces = || (0..TOTAL / src.len()).flat_map(|_| src.chunks(PIECE));
+
+        let mut dst = vec![0u8; PIECE];
+        for round in 0..2 {
+            // The first round warms up the CPU clock and the pages; the second is reported.
+            let t = now();
+            for p in pieces() {
+                dst[..p.len()].copy_from_slice(p);
+                black_box(&mut dst);
+            }
+            if round == 1 {
+                report("memcpy, 128 KiB pieces", t);
+            }
+        }
+
+        let mut buf = vec![0u8; PIECE];
+        let t = now();
+        let mut w = block::BlockWriter::new(Count(0), &mut buf);
+        for p in pieces() {
+            w.data(p).unwrap();
+        }
+        w.finish().unwrap();
+        report("MODE B writer, 128 KiB writes (writev)", t);
+
+        let t = now();
+        let mut w = block::BlockWriter::new(Count(0), &mut buf);
+        for p in pieces() {
+            for q in p.chunks(4096) {
+                w.data(q).unwrap();
+            }
+        }
+        w.finish().unwrap();
+        report("MODE B writer, 4 KiB writes (copied)", t);
+
+        let mut wire = Vec::with_capacity(src.len() + src.len() / 1000);
+        let mut w = block::BlockWriter::new(&mut wire, &mut buf);
+        w.data(&src).unwrap();
+        w.finish().unwrap();
+        let t = now();
+        for _ in 0..TOTAL / src.len() {
+            let mut dec = block::BlockDecoder::new();
+            for p in wire.chunks(PIECE) {
+                let mut rest = p;
+                while let (used, Some(ev)) = dec.next(rest).unwrap() {
+                    rest = &rest[used..];
+                    black_box(ev);
+                }
+            }
+        }
+        report("MODE B decoder, 128 KiB reads (no copy)", t);
+
+        let mut out = vec![0u8; compressed::max_encoded_len(PIECE)];
+        let encoder = compressed::Encoder::new(0);
+        let t = now();
+        for p in pieces() {
+            let (used, n) = encoder.encode(p, &mut out);
+            assert_eq!(used, p.len());
+            black_box(&out[..n]);
+        }
+        report("MODE C encoder, incompressible", t);
+
+        let mut wire = vec![0u8; compressed::max_encoded_len(src.len())];
+        let (_, n) = encoder.encode(&src, &mut wire);
+        wire.truncate(n);
+        let t = now();
+        for _ in 0..TOTAL / src.len() {
+            let mut dec = compressed::CompressedDecoder::new(0);
+            for p in wire.chunks(PIECE) {
+                let mut rest = p;
+                loop {
+                    let (used, ev) = dec.next(rest).unwrap();
+                    rest = &rest[used..];
+                    let Some(ev) = ev else { break };
+                    black_box(ev);
+                }
+            }
+        }
+        report("MODE C decoder, incompressible", t);
+
+        let text: Vec<u8> =
+            b"    12  ABC      ....     0000000000  text text\n".repeat(src.len() / 48);
+        let t = now();
+        for _ in 0..TOTAL / text.len() {
+            for p in text.chunks(PIECE) {
+                let (used, n) = compressed::Encoder::new(b' ').encode(p, &mut out);
+                assert_eq!(used, p.len());
+                black_box(&out[..n]);
+            }
+        }
+        report("MODE C encoder, report-like text", t);
     }
 }

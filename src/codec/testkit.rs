@@ -116,3 +116,16 @@ fn feed<D: Decoder>(dec: &mut D, mut rest: &[u8], out: &mut Vec<Owned>) -> Resul
     }
     panic!("decoder did not finish its input");
 }
+
+/// The expected owned events for a sequence, merging adjacent data like `decode_chunked`.
+pub fn merged(events: Vec<Owned>) -> Vec<Owned> {
+    let mut out: Vec<Owned> = Vec::new();
+    for e in events {
+        match (out.last_mut(), e) {
+            (_, Owned::Data(v, _)) if v.is_empty() => {}
+            (Some(Owned::Data(a, s)), Owned::Data(b, t)) if *s == t => a.extend_from_slice(&b),
+            (_, e) => out.push(e),
+        }
+    }
+    out
+}
