@@ -39,7 +39,9 @@
 //!   [`data_channel`]; the worker pool in [`data_pool`]; the copy loops in [`transfer`];
 //!   small downloads that skip the pool in [`inline_send`];
 //! - logins in [`auth`] (crypt(3) hashes, the only `unsafe` is in [`ffi`]); settings in
-//!   [`config`] and [`cli`].
+//!   [`config`] and [`cli`];
+//! - the properties the fuzz targets (`tests/fuzz/`) and the corpus replay test check are in
+//!   [`fuzz_checks`].
 
 pub mod auth;
 pub mod ban;
@@ -55,6 +57,7 @@ pub mod data_pool;
 pub mod error;
 pub mod ffi;
 pub mod file_info;
+pub mod fuzz_checks;
 pub mod inline_send;
 pub mod jail;
 pub mod line_reader;
