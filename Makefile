@@ -9,6 +9,7 @@ DEMO_ROOT ?= demo-root
 
 help:
 	@echo "make build | run | test | release | install [PREFIX= DESTDIR= SYSTEMDUNITDIR=] | lint | clean"
+	@echo "make fuzz [FUZZ_SECONDS=60 FUZZ_TARGETS=...] | fuzz-merge"
 
 build:
 	$(CARGO) build
@@ -164,3 +165,43 @@ bench: release
 # Reduced: 256 MiB transfers, 2 rounds, ferroftpd (both builds) and vsftpd; under a minute.
 bench-quick: release
 	@$(bench_static_args); set -x; python3 tests/bench/run --quick "$$@" $(BENCH_ARGS)
+
+# ---- fuzzing (issue 10): coverage-guided targets for the parsers --------------------------
+# tests/fuzz/ is a cargo-fuzz crate of its own (its empty [workspace] keeps it out of the main
+# build); the properties each target checks live in src/fuzz_checks.rs, shared with
+# tests/fuzz_corpus.rs, which `make test` runs to replay the committed corpus
+# (tests/fuzz/corpus/<target>/). RUSTC_BOOTSTRAP=1 lets a stable toolchain take the nightly
+# flags cargo-fuzz passes. No sanitizer: the fuzzed code is safe Rust, and overflow checks and
+# debug assertions stay on. Scratch corpora and crash files go to target/fuzz/.
+#   make fuzz                 each target for FUZZ_SECONDS (one process at a time)
+#   make fuzz-merge           add what the last runs found that covers new code to the
+#                             committed corpus (review the new files, then commit them)
+.PHONY: fuzz fuzz-merge fuzz-tool
+
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(basename $(notdir $(wildcard tests/fuzz/fuzz_targets/*.rs)))
+# More libFuzzer options, e.g. FUZZ_ARGS="-max_len=512"
+FUZZ_ARGS    ?=
+FUZZ_WORK     = $(CROSS_TARGET_DIR)/fuzz
+FUZZ_RUN      = RUSTC_BOOTSTRAP=1 $(CARGO) fuzz run --fuzz-dir tests/fuzz \
+                --target-dir $(FUZZ_WORK) --sanitizer none
+
+fuzz-tool:
+	@$(CARGO) fuzz --version >/dev/null 2>&1 || $(CARGO) install cargo-fuzz --locked
+
+fuzz: fuzz-tool
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_WORK)/corpus/$$t $(FUZZ_WORK)/artifacts/$$t; \
+		echo "== fuzz $$t: $(FUZZ_SECONDS) s"; \
+		$(FUZZ_RUN) $$t $(FUZZ_WORK)/corpus/$$t tests/fuzz/corpus/$$t -- \
+			-max_total_time=$(FUZZ_SECONDS) -artifact_prefix=$(FUZZ_WORK)/artifacts/$$t/ \
+			$(FUZZ_ARGS); \
+	done
+
+# Edge coverage only (-use_counters=0) and a set cover, so the committed corpus stays small.
+fuzz-merge: fuzz-tool
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		mkdir -p $(FUZZ_WORK)/corpus/$$t; \
+		$(FUZZ_RUN) $$t tests/fuzz/corpus/$$t $(FUZZ_WORK)/corpus/$$t -- \
+			-merge=1 -set_cover_merge=1 -use_counters=0; \
+	done

@@ -119,6 +119,13 @@ impl UserDb {
     pub fn is_empty(&self) -> bool {
         self.users.is_empty()
     }
+
+    /// Every account as `(name, hash, home, writable)`, in no particular order.
+    pub(crate) fn entries(&self) -> impl Iterator<Item = (&str, &str, &Path, bool)> {
+        self.users
+            .iter()
+            .map(|(name, e)| (name.as_str(), e.hash.as_str(), e.home.as_path(), e.writable))
+    }
 }
 
 /// Split `name:hash:home:perms`; the home may itself contain `:`, a hash never does.

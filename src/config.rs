@@ -336,16 +336,25 @@ pub fn parse_str(text: &str, file: &str) -> Result<Config, ConfigError> {
 
 /// Read a small UTF-8 text file (config or users), with errors located by line.
 pub(crate) fn read_text_file(path: &Path) -> Result<String, ConfigError> {
-    let error = |line: usize, message: String| ConfigError {
-        file: path.display().to_string(),
-        line,
-        message,
-    };
-    let bytes = read_small_file(path, MAX_FILE_BYTES).map_err(|e| error(0, e.to_string()))?;
+    let file = path.display().to_string();
+    let bytes = read_small_file(path, MAX_FILE_BYTES).map_err(|e| ConfigError {
+        file: file.clone(),
+        line: 0,
+        message: e.to_string(),
+    })?;
+    text_from_bytes(bytes, &file)
+}
+
+/// The text of a config or users file read as `bytes`; `file` names it in errors, which give
+/// the line of the first byte that is not UTF-8.
+pub fn text_from_bytes(bytes: Vec<u8>, file: &str) -> Result<String, ConfigError> {
     String::from_utf8(bytes).map_err(|e| {
         let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        let line = valid.iter().filter(|&&b| b == b'\n').count() + 1;
-        error(line, "not valid UTF-8".to_string())
+        ConfigError {
+            file: file.to_string(),
+            line: valid.iter().filter(|&&b| b == b'\n').count() + 1,
+            message: "not valid UTF-8".to_string(),
+        }
     })
 }
 
@@ -1388,5 +1397,15 @@ connect_from_port_20 = no
         assert!(err
             .to_string()
             .starts_with(&format!("{}: cannot read", missing.display())));
+    }
+
+    #[test]
+    fn text_from_bytes_locates_the_first_bad_byte() {
+        assert_eq!(
+            text_from_bytes(b"a\nb\n".to_vec(), "x"),
+            Ok("a\nb\n".to_string())
+        );
+        let err = text_from_bytes(b"a\nb\nc\xff\nd\xfe\n".to_vec(), "x.conf").expect_err("bad");
+        assert_eq!(err.to_string(), "x.conf:3: not valid UTF-8");
     }
 }

@@ -46,6 +46,8 @@
 //!   [`config`] and [`cli`]; `--hash-password` in [`hash_password`];
 //! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
 //!   called from [`startup`].
+//! - the properties the fuzz targets (`tests/fuzz/`) and the corpus replay test check are in
+//!   [`fuzz_checks`].
 
 pub mod auth;
 pub mod ban;
@@ -62,6 +64,7 @@ pub mod data_pool;
 pub mod error;
 pub mod ffi;
 pub mod file_info;
+pub mod fuzz_checks;
 pub mod hash_password;
 pub mod inline_send;
 pub mod jail;

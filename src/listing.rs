@@ -502,7 +502,7 @@ pub fn glob_match(pattern: &[u8], name: &[u8]) -> bool {
 ///
 /// Iterative with a single backtrack point (the last `*`): a later `*` can absorb anything an
 /// earlier one could, so the work is at most about `pattern.len() * name.len()` steps.
-fn glob_match_budget(pattern: &[u8], name: &[u8], mut budget: u32) -> Option<bool> {
+pub(crate) fn glob_match_budget(pattern: &[u8], name: &[u8], mut budget: u32) -> Option<bool> {
     let (mut p, mut n) = (0usize, 0usize);
     // Pattern index just after the last `*`, and the name index that `*` currently ends at.
     let mut star: Option<(usize, usize)> = None;
