@@ -1277,16 +1277,22 @@ mod tests {
         );
     }
 
+    /// STOU, and STOR under deny_overwrite (the refusal is the O_EXCL open itself, so a file
+    /// made after any earlier check is refused, never emptied).
     #[test]
     fn create_new_refuses_existing_names() {
         let s = Scratch::new();
         s.write(b"taken", b"keep");
         s.link(b"dangling", b"fresh");
+        s.link(b"to-taken", b"taken");
+        s.mkdir(b"dir");
         let new = |p: &[u8]| s.jail.open_write(&vp(p), WriteMode::CreateNew, 0o600).err();
         assert_eq!(new(b"taken"), Some(FtpError::AlreadyExists));
         // O_EXCL semantics: a dangling symlink is an existing name and is not followed.
         assert_eq!(new(b"dangling"), Some(FtpError::AlreadyExists));
         assert!(!s.host(b"fresh").exists());
+        assert_eq!(new(b"to-taken"), Some(FtpError::AlreadyExists));
+        assert_eq!(new(b"dir"), Some(FtpError::AlreadyExists));
         assert_eq!(new(b"unique"), None);
         assert!(s.host(b"unique").is_file());
         assert_eq!(new(b"unique"), Some(FtpError::AlreadyExists));

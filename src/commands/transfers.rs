@@ -211,23 +211,18 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
     let path = ctl.session.path(arg)?;
     let cfg = &ctl.settings.config;
     let (deny_overwrite, atomic) = (cfg.deny_overwrite, cfg.atomic_uploads);
-    let mode = match kind {
-        // deny_overwrite promises existing content never changes: a resume may only add.
-        _ if offset > 0 && deny_overwrite => WriteMode::Extend(offset),
-        _ if offset > 0 => WriteMode::Resume(offset),
-        StoreKind::Append => WriteMode::Append,
-        StoreKind::Replace => WriteMode::Truncate,
-    };
+    let mode = write_mode(kind, offset, deny_overwrite);
     let jail = ctl.session.jail()?;
     let existed = jail.lstat(&path).is_ok();
-    // deny_overwrite refuses replacing a file; APPE and a resume at the end only extend one.
-    if deny_overwrite && existed && mode == WriteMode::Truncate {
-        return Err(FtpError::AlreadyExists);
-    }
     let opening = Reply::new(ReplyCode::FileStatusOk, "Ok to send data.");
-    if atomic && mode == WriteMode::Truncate {
+    if atomic && matches!(mode, WriteMode::Truncate | WriteMode::CreateNew) {
+        // deny_overwrite: a taken name is refused before the data.
+        if mode == WriteMode::CreateNew && existed {
+            return Err(FtpError::AlreadyExists);
+        }
         return store_atomically(ctl, &path, opening);
     }
+    // CreateNew (deny_overwrite) refuses a taken name at the open itself (O_EXCL), before 150.
     let file = jail.open_write(&path, mode, ctl.session.file_mode())?;
     let finish = match mode {
         // A file this upload created or emptied holds nothing worth keeping if the disk fills.
@@ -243,6 +238,19 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
         },
     };
     receive_into(ctl, file, &path, opening, finish)
+}
+
+/// How STOR or APPE opens its target. Under deny_overwrite existing content never changes:
+/// a resume may only add at the end, and a plain STOR only creates, exclusively, so a file
+/// another session made after any check is refused rather than emptied (issue 10 follow-up).
+fn write_mode(kind: StoreKind, offset: u64, deny_overwrite: bool) -> WriteMode {
+    match kind {
+        _ if offset > 0 && deny_overwrite => WriteMode::Extend(offset),
+        _ if offset > 0 => WriteMode::Resume(offset),
+        StoreKind::Append => WriteMode::Append,
+        StoreKind::Replace if deny_overwrite => WriteMode::CreateNew,
+        StoreKind::Replace => WriteMode::Truncate,
+    }
 }
 
 /// How an upload's target is finished or undone once the transfer ended.
@@ -587,4 +595,33 @@ pub fn abor_idle(ctl: &mut Control) -> Result<Reply, FtpError> {
         ReplyCode::DataOpenNoTransfer,
         "No transfer to ABOR.",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10 follow-up: under deny_overwrite a plain STOR looked for the file and then
+    /// opened it with O_TRUNC, so a file another session created in between was emptied. It
+    /// must create exclusively (O_EXCL), which refuses a taken name atomically.
+    #[test]
+    fn deny_overwrite_stor_creates_exclusively() {
+        use StoreKind::{Append, Replace};
+        for (kind, offset, deny, mode) in [
+            (Replace, 0, true, WriteMode::CreateNew),
+            (Replace, 0, false, WriteMode::Truncate),
+            (Append, 0, true, WriteMode::Append),
+            (Append, 0, false, WriteMode::Append),
+            (Replace, 7, true, WriteMode::Extend(7)),
+            (Append, 7, true, WriteMode::Extend(7)),
+            (Replace, 7, false, WriteMode::Resume(7)),
+            (Append, 7, false, WriteMode::Resume(7)),
+        ] {
+            assert_eq!(
+                write_mode(kind, offset, deny),
+                mode,
+                "{kind:?} at {offset}, deny_overwrite {deny}"
+            );
+        }
+    }
 }
