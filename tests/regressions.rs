@@ -488,3 +488,50 @@ fn inetd_upload_past_the_file_size_limit_gets_552_and_the_session_goes_on() {
         .expect("inetd process did not exit");
     assert!(status.success(), "{status}; log:\n{}", p.logs());
 }
+
+/// The names in `dir`, sorted (hidden ones and upload temporaries included).
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 10, follow-up: with `atomic_uploads = yes` and `deny_overwrite = yes`, the upload was
+/// renamed over its target at the end, so a file another session stored under that name while
+/// the upload ran was replaced. Expected: the commit refuses atomically, the upload ends with
+/// 550 "File exists." after its data (the reply it would have had before the 150), the other
+/// file keeps its bytes and no temporary is left. Under FERROFTPD_OLD_KERNEL=1 (`make
+/// oldkernel-test`) this runs the named temporary and link-then-unlink path.
+#[test]
+fn deny_overwrite_atomic_upload_keeps_a_file_made_during_it() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("deny_overwrite", "yes")
+        .opt("atomic_uploads", "yes")
+        .start();
+    let root = srv.root();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let body = pattern(300_000, 21);
+    let (mut data, _) = c.start_transfer(b"STOR late.bin", DataMode::Pasv);
+    data.write_all(&body).unwrap();
+    // The 150 came after the server saw the name free; another session stores it now.
+    std::fs::write(root.join("late.bin"), b"theirs").unwrap();
+    data.shutdown(std::net::Shutdown::Write).unwrap();
+    drop(data);
+    let (code, text) = c.read_reply();
+    assert_eq!((code, text.as_str()), (550, "550 File exists."));
+    assert_eq!(std::fs::read(root.join("late.bin")).unwrap(), b"theirs");
+    assert_eq!(names_in(&root), ["late.bin"]);
+    // A name taken before the command is refused before the 150, and a free one is stored.
+    let _data = c.pasv();
+    assert_eq!(c.cmd("STOR late.bin").0, 550);
+    assert!(c.nothing_pending(std::time::Duration::from_millis(200)));
+    drop(_data);
+    c.stor("free.bin", &body);
+    assert!(std::fs::read(root.join("free.bin")).unwrap() == body);
+    assert_eq!(names_in(&root), ["free.bin", "late.bin"]);
+}

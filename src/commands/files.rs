@@ -2,6 +2,7 @@
 
 use crate::control::Control;
 use crate::error::FtpError;
+use crate::jail::Existing;
 use crate::reply::{Reply, ReplyCode};
 
 /// MKD: 257 with the new directory's quoted path.
@@ -58,7 +59,7 @@ pub fn rnto(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         .ok_or(FtpError::BadSequence("RNFR required first."))?;
     ctl.session.require_write()?;
     let to = ctl.session.path(arg)?;
-    ctl.session.jail()?.rename(&from, &to)?;
+    ctl.session.jail()?.rename(&from, &to, Existing::Replace)?;
     Ok(Reply::new(ReplyCode::FileActionOk, "Rename successful."))
 }
 

@@ -6,7 +6,7 @@ use crate::control::Control;
 use crate::data_channel::{self, DataSetup};
 use crate::error::FtpError;
 use crate::file_info::{DirEntry, FileKind};
-use crate::jail::WriteMode;
+use crate::jail::{Existing, WriteMode};
 use crate::listing;
 use crate::reply::{Reply, ReplyCode};
 use crate::transfer::{Payload, TransferOutcome};
@@ -216,11 +216,13 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
     let existed = jail.lstat(&path).is_ok();
     let opening = Reply::new(ReplyCode::FileStatusOk, "Ok to send data.");
     if atomic && matches!(mode, WriteMode::Truncate | WriteMode::CreateNew) {
-        // deny_overwrite: a taken name is refused before the data.
+        // deny_overwrite: a taken name is refused before the data; the commit refuses
+        // atomically a name taken during the upload.
         if mode == WriteMode::CreateNew && existed {
             return Err(FtpError::AlreadyExists);
         }
-        return store_atomically(ctl, &path, opening);
+        let existing = Existing::under_deny_overwrite(deny_overwrite);
+        return store_atomically(ctl, &path, opening, existing);
     }
     // CreateNew (deny_overwrite) refuses a taken name at the open itself (O_EXCL), before 150.
     let file = jail.open_write(&path, mode, ctl.session.file_mode())?;
@@ -291,10 +293,13 @@ impl Finish {
 
 /// atomic_uploads: write a hidden temporary in the same directory (jail/temp.rs), rename it
 /// over the target only when the whole file arrived; any failure leaves the old file as it was.
+/// With `Existing::Refuse` (deny_overwrite) a target made during the upload is kept, and the
+/// upload ends with 550 "File exists.", as it would have before the 150.
 fn store_atomically(
     ctl: &mut Control,
     path: &VirtualPath,
     opening: Reply,
+    existing: Existing,
 ) -> Result<Reply, FtpError> {
     let upload = ctl
         .session
@@ -304,7 +309,15 @@ fn store_atomically(
     // Decided by the transfer's outcome, not the reply: after ABOR the last reply is the
     // ABOR's own 226 while the upload itself was cut short.
     if matches!(&result, Ok((_, TransferOutcome::Complete(_)))) {
-        upload.commit(ctl.settings.config.fsync)?;
+        if let Err(e) = upload.commit(ctl.settings.config.fsync, existing) {
+            // The transfer log already has it as complete: say why it is not in place.
+            log::warn!(
+                "{}: upload of {} not put in place: {e:?}",
+                ctl.session.peer,
+                display_name(path.as_bytes())
+            );
+            return Err(e);
+        }
     }
     // Otherwise dropping `upload` removes the temporary.
     result.map(|(reply, _)| reply)
