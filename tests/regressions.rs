@@ -535,3 +535,59 @@ fn deny_overwrite_atomic_upload_keeps_a_file_made_during_it() {
     assert!(std::fs::read(root.join("free.bin")).unwrap() == body);
     assert_eq!(names_in(&root), ["free.bin", "late.bin"]);
 }
+
+/// Issue 10, follow-up: RNTO onto an existing name replaced it even under
+/// `deny_overwrite = yes` (`RNFR a`, `RNTO b` answered 250 and b's bytes were gone).
+/// Expected: 550 for every existing target (a file, a dangling symlink, a directory, even an
+/// empty one that rename(2) would replace), both names unchanged; a rename to a free name
+/// still works, for files and directories.
+#[test]
+fn deny_overwrite_rnto_refuses_an_existing_target() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("deny_overwrite", "yes")
+        .start();
+    let root = srv.root();
+    std::fs::write(root.join("a"), b"AAA").unwrap();
+    std::fs::write(root.join("b"), b"BBB").unwrap();
+    std::os::unix::fs::symlink("nowhere", root.join("dangling")).unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    std::fs::create_dir(root.join("e")).unwrap();
+    let mut c = srv.login(ALICE);
+    let before = snapshot(&root);
+    for (from, to) in [
+        ("a", "b"),
+        ("a", "dangling"),
+        ("a", "d"),
+        ("d", "e"),
+        ("d", "b"),
+    ] {
+        c.expect(&format!("RNFR {from}"), 350);
+        let (code, text) = c.cmd(&format!("RNTO {to}"));
+        assert_eq!(code, 550, "RNFR {from}, RNTO {to}: {text}");
+        assert_eq!(before, snapshot(&root), "RNFR {from}, RNTO {to}");
+    }
+    assert!(!root.join("nowhere").exists());
+    c.expect("RNFR a", 350);
+    c.expect("RNTO c", 250);
+    assert_eq!(std::fs::read(root.join("c")).unwrap(), b"AAA");
+    assert!(!root.join("a").exists());
+    c.expect("RNFR d", 350);
+    c.expect("RNTO e/d2", 250);
+    assert!(root.join("e/d2").is_dir() && !root.join("d").exists());
+    assert_eq!(std::fs::read(root.join("b")).unwrap(), b"BBB");
+}
+
+/// Without deny_overwrite RNTO replaces an existing file, as rename(2) and other servers do.
+#[test]
+fn rnto_replaces_an_existing_file_without_deny_overwrite() {
+    let srv = Server::builder().user(ALICE).start();
+    let root = srv.root();
+    std::fs::write(root.join("a"), b"AAA").unwrap();
+    std::fs::write(root.join("b"), b"BBB").unwrap();
+    let mut c = srv.login(ALICE);
+    c.expect("RNFR a", 350);
+    c.expect("RNTO b", 250);
+    assert_eq!(std::fs::read(root.join("b")).unwrap(), b"AAA");
+    assert_eq!(names_in(&root), ["b"]);
+}
