@@ -71,8 +71,8 @@ pub struct Config {
     pub fsync: bool,
     /// `atomic_uploads`: upload under a temporary name, renamed into place only when complete.
     pub atomic_uploads: bool,
-    /// `deny_overwrite`: uploads never change existing content (no replacing STOR, no resume
-    /// before the end of the file).
+    /// `deny_overwrite`: uploads and renames never change existing content (no replacing STOR
+    /// or RNTO, no resume before the end of the file).
     pub deny_overwrite: bool,
     /// `keep_partial_on_enospc`: keep, rather than undo, an upload cut short by a full disk.
     pub keep_partial_on_enospc: bool,
@@ -219,7 +219,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     (
         "deny_overwrite",
-        "uploads never change existing content (yes/no)",
+        "uploads and RNTO never change existing content (yes/no)",
     ),
     (
         "keep_partial_on_enospc",

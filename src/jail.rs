@@ -24,6 +24,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::Path;
 
+mod noreplace;
 mod temp;
 
 pub use temp::AtomicUpload;
@@ -51,6 +52,27 @@ pub enum WriteMode {
     Extend(u64),
     /// Create a new file, failing with `AlreadyExists` if the name is taken (STOU).
     CreateNew,
+}
+
+/// What a rename or an atomic upload's commit does with a target name that exists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Existing {
+    /// Replace it, as rename(2) does.
+    Replace,
+    /// Refuse with `AlreadyExists` and change nothing (deny_overwrite); atomic where the
+    /// kernel allows it (jail/noreplace.rs).
+    Refuse,
+}
+
+impl Existing {
+    /// `Refuse` under deny_overwrite, else `Replace`.
+    pub fn under_deny_overwrite(deny_overwrite: bool) -> Existing {
+        if deny_overwrite {
+            Existing::Refuse
+        } else {
+            Existing::Replace
+        }
+    }
 }
 
 /// A directory tree that sessions can reach only through chroot-like resolution.
@@ -590,16 +612,27 @@ impl Jail {
         Ok(())
     }
 
-    /// Rename `from` to `to`; symlinks are renamed (or replaced) themselves.
-    pub fn rename(&self, from: &VirtualPath, to: &VirtualPath) -> Result<(), FtpError> {
+    /// Rename `from` to `to`; symlinks are renamed (or replaced) themselves. An existing `to`
+    /// is replaced or refused as `existing` says.
+    pub fn rename(
+        &self,
+        from: &VirtualPath,
+        to: &VirtualPath,
+        existing: Existing,
+    ) -> Result<(), FtpError> {
         let src = self.resolve_not_root(from)?;
         // SECURITY: as for the source, not the root; a reserved name is refused, not replaced.
         if to.is_root() {
             return Err(FtpError::PermissionDenied);
         }
         let dst = self.resolve(to, Last::New)?;
-        fcntl::renameat(src.dir(), src.name(), dst.dir(), dst.name())?;
-        Ok(())
+        match existing {
+            Existing::Replace => {
+                fcntl::renameat(src.dir(), src.name(), dst.dir(), dst.name())?;
+                Ok(())
+            }
+            Existing::Refuse => noreplace::rename(src.dir(), src.name(), dst.dir(), dst.name()),
+        }
     }
 
     /// Set the modification time of what `p` resolves to; the access time is left alone.
@@ -1010,7 +1043,7 @@ mod tests {
         s.link(b"link", b"target");
         s.link(b"dlink", b"dir");
         s.jail
-            .rename(&vp(b"link"), &vp(b"moved"))
+            .rename(&vp(b"link"), &vp(b"moved"), Existing::Replace)
             .expect("rename link");
         assert_eq!(s.jail.read_link(&vp(b"moved")), Ok(b"target".to_vec()));
         assert!(s.host(b"target").is_file());
@@ -1029,7 +1062,7 @@ mod tests {
         s.link(b"l2", b"target");
         s.write(b"new", b"n");
         s.jail
-            .rename(&vp(b"new"), &vp(b"l2"))
+            .rename(&vp(b"new"), &vp(b"l2"), Existing::Replace)
             .expect("rename over link");
         assert_eq!(fs::read(s.host(b"target")).ok().as_deref(), Some(&b"t"[..]));
         assert_eq!(fs::read(s.host(b"l2")).ok().as_deref(), Some(&b"n"[..]));
@@ -1042,12 +1075,14 @@ mod tests {
         s.write(b"a/f", b"f");
         s.link(b"out", b"../../outside");
         assert_eq!(
-            s.jail.rename(&vp(b"a/f"), &vp(b"out/f")),
+            s.jail.rename(&vp(b"a/f"), &vp(b"out/f"), Existing::Replace),
             Err(FtpError::NotFound)
         );
         assert!(!s.outside.join("f").exists());
         s.mkdir(b"outside");
-        s.jail.rename(&vp(b"a/f"), &vp(b"out/f")).expect("rename");
+        s.jail
+            .rename(&vp(b"a/f"), &vp(b"out/f"), Existing::Replace)
+            .expect("rename");
         assert!(s.host(b"outside/f").is_file());
         assert!(!s.outside.join("f").exists());
     }
@@ -1060,11 +1095,11 @@ mod tests {
         assert_eq!(s.jail.remove_dir(&root), Err(FtpError::PermissionDenied));
         assert_eq!(s.jail.remove_file(&root), Err(FtpError::PermissionDenied));
         assert_eq!(
-            s.jail.rename(&root, &vp(b"x")),
+            s.jail.rename(&root, &vp(b"x"), Existing::Replace),
             Err(FtpError::PermissionDenied)
         );
         assert_eq!(
-            s.jail.rename(&vp(b"f"), &root),
+            s.jail.rename(&vp(b"f"), &root, Existing::Replace),
             Err(FtpError::PermissionDenied)
         );
         assert_eq!(s.jail.make_dir(&root, 0o755), Err(FtpError::AlreadyExists));
@@ -1277,16 +1312,22 @@ mod tests {
         );
     }
 
+    /// STOU, and STOR under deny_overwrite (the refusal is the O_EXCL open itself, so a file
+    /// made after any earlier check is refused, never emptied).
     #[test]
     fn create_new_refuses_existing_names() {
         let s = Scratch::new();
         s.write(b"taken", b"keep");
         s.link(b"dangling", b"fresh");
+        s.link(b"to-taken", b"taken");
+        s.mkdir(b"dir");
         let new = |p: &[u8]| s.jail.open_write(&vp(p), WriteMode::CreateNew, 0o600).err();
         assert_eq!(new(b"taken"), Some(FtpError::AlreadyExists));
         // O_EXCL semantics: a dangling symlink is an existing name and is not followed.
         assert_eq!(new(b"dangling"), Some(FtpError::AlreadyExists));
         assert!(!s.host(b"fresh").exists());
+        assert_eq!(new(b"to-taken"), Some(FtpError::AlreadyExists));
+        assert_eq!(new(b"dir"), Some(FtpError::AlreadyExists));
         assert_eq!(new(b"unique"), None);
         assert!(s.host(b"unique").is_file());
         assert_eq!(new(b"unique"), Some(FtpError::AlreadyExists));
@@ -1588,11 +1629,14 @@ mod tests {
         assert_eq!(s.read(b"d/l").map(|_| ()), gone);
         assert_eq!(s.jail.remove_file(&vp(&t)), gone);
         assert_eq!(s.jail.remove_dir(&vp(&t)), gone);
-        assert_eq!(s.jail.rename(&vp(&t), &vp(b"d/g")), gone);
+        assert_eq!(s.jail.rename(&vp(&t), &vp(b"d/g"), Existing::Replace), gone);
         assert_eq!(s.jail.set_mode(&vp(&t), 0o600), gone);
         assert_eq!(s.jail.list_dir(&vp(&t), 10).map(|_| ()), gone);
         let refused = Err(FtpError::NameNotAllowed);
-        assert_eq!(s.jail.rename(&vp(b"d/f"), &vp(&t)), refused);
+        assert_eq!(
+            s.jail.rename(&vp(b"d/f"), &vp(&t), Existing::Replace),
+            refused
+        );
         assert_eq!(s.jail.make_dir(&vp(b".ferroftpd-upload.x"), 0o755), refused);
         for mode in [WriteMode::Truncate, WriteMode::Append, WriteMode::CreateNew] {
             assert_eq!(
@@ -1681,7 +1725,7 @@ mod tests {
             .expect("file")
             .write_all(b"new")
             .expect("write");
-        upload.commit(true).expect("commit");
+        upload.commit(true, Existing::Replace).expect("commit");
         assert_eq!(
             fs::read(s.host(b"target")).ok().as_deref(),
             Some(&b"new"[..])
@@ -1694,7 +1738,7 @@ mod tests {
         assert_eq!(reserved(&s), 0);
         // The name itself is replaced, as by a rename; a directory never is.
         let upload = s.jail.open_atomic(&vp(b"link"), 0o644).expect("atomic");
-        upload.commit(false).expect("commit");
+        upload.commit(false, Existing::Replace).expect("commit");
         assert!(fs::symlink_metadata(s.host(b"link"))
             .expect("meta")
             .is_file());
@@ -1707,6 +1751,164 @@ mod tests {
             s.jail.open_atomic(&VirtualPath::root(), 0o644).err(),
             Some(FtpError::NotAFile)
         );
+    }
+
+    /// The reserved (temporary) names in the scratch root.
+    fn reserved_names(s: &Scratch) -> Vec<Vec<u8>> {
+        fs::read_dir(&s.root)
+            .expect("read_dir")
+            .map(|e| e.expect("entry").file_name().as_bytes().to_vec())
+            .filter(|n| temp::is_reserved(n))
+            .collect()
+    }
+
+    /// Issue 10 follow-up: under deny_overwrite an atomic upload's commit renamed over a file
+    /// made during the upload. With `Existing::Refuse` it must fail with `AlreadyExists`, keep
+    /// that file and remove the temporary, on both paths: an `O_TMPFILE` file linked onto the
+    /// target and a named temporary renamed without replacing (kernels before 3.11).
+    #[test]
+    fn deny_overwrite_commit_keeps_a_target_made_during_the_upload() {
+        let s = Scratch::new();
+        let start = |named: bool, name: &[u8]| {
+            let upload = if named {
+                let root = s.jail.root.try_clone().expect("dup root");
+                let perm = Mode::from_bits_truncate(0o640);
+                AtomicUpload::new_named(root, name.to_vec(), perm).expect("named")
+            } else {
+                s.jail.open_atomic(&vp(name), 0o640).expect("atomic")
+            };
+            // Without O_TMPFILE here, only the named path is exercised.
+            if upload.is_named() != named {
+                eprintln!("note: no O_TMPFILE here, the unnamed path is not exercised");
+            }
+            upload
+        };
+        for named in [false, true] {
+            let how = if named { "named" } else { "unnamed" };
+            let late = format!("late-{how}");
+            let upload = start(named, late.as_bytes());
+            upload
+                .file()
+                .expect("file")
+                .write_all(b"upload")
+                .expect("write");
+            // Another session stores the same name while this upload runs.
+            s.write(late.as_bytes(), b"theirs");
+            assert_eq!(
+                upload.commit(true, Existing::Refuse),
+                Err(FtpError::AlreadyExists),
+                "{how}"
+            );
+            assert_eq!(
+                fs::read(s.host(late.as_bytes())).ok().as_deref(),
+                Some(&b"theirs"[..]),
+                "{how}"
+            );
+            assert_eq!(reserved_names(&s), Vec::<Vec<u8>>::new(), "{how}");
+            // A dangling symlink is a taken name too, and is not followed.
+            let dangling = format!("dangling-{how}");
+            s.link(dangling.as_bytes(), b"nowhere");
+            let upload = start(named, dangling.as_bytes());
+            assert_eq!(
+                upload.commit(false, Existing::Refuse),
+                Err(FtpError::AlreadyExists),
+                "{how}"
+            );
+            assert!(!s.host(b"nowhere").exists(), "{how}");
+            assert_eq!(reserved_names(&s), Vec::<Vec<u8>>::new(), "{how}");
+            // A free name is committed whole, with the asked mode.
+            let fresh = format!("fresh-{how}");
+            let upload = start(named, fresh.as_bytes());
+            upload
+                .file()
+                .expect("file")
+                .write_all(b"complete")
+                .expect("write");
+            upload.commit(true, Existing::Refuse).expect("commit");
+            assert_eq!(
+                fs::read(s.host(fresh.as_bytes())).ok().as_deref(),
+                Some(&b"complete"[..]),
+                "{how}"
+            );
+            let m = fs::metadata(s.host(fresh.as_bytes()))
+                .expect("meta")
+                .permissions()
+                .mode();
+            assert_eq!(m & 0o7777, 0o640, "{how}");
+            assert_eq!(reserved_names(&s), Vec::<Vec<u8>>::new(), "{how}");
+        }
+    }
+
+    /// The Linux 3.10 path of a rename that never replaces: link(2) then unlink(2).
+    #[test]
+    fn link_then_unlink_moves_only_to_a_free_name() {
+        let s = Scratch::new();
+        s.write(b"a", b"A");
+        s.write(b"b", b"B");
+        s.link(b"l", b"a");
+        let dir = s.jail.root.as_fd();
+        assert_eq!(
+            noreplace::link_then_unlink(dir, b"a", dir, b"b"),
+            Err(Errno::EEXIST)
+        );
+        assert_eq!(fs::read(s.host(b"a")).ok().as_deref(), Some(&b"A"[..]));
+        assert_eq!(fs::read(s.host(b"b")).ok().as_deref(), Some(&b"B"[..]));
+        noreplace::link_then_unlink(dir, b"a", dir, b"c").expect("move");
+        assert!(fs::symlink_metadata(s.host(b"a")).is_err());
+        assert_eq!(fs::read(s.host(b"c")).ok().as_deref(), Some(&b"A"[..]));
+        assert_eq!(fs::metadata(s.host(b"c")).expect("meta").nlink(), 1);
+        // A symlink is moved itself, even a dangling one.
+        noreplace::link_then_unlink(dir, b"l", dir, b"m").expect("move link");
+        assert_eq!(s.jail.read_link(&vp(b"m")), Ok(b"a".to_vec()));
+        assert!(fs::symlink_metadata(s.host(b"l")).is_err());
+        // A directory cannot be linked: the caller falls back (jail/noreplace.rs).
+        s.mkdir(b"d");
+        assert_eq!(
+            noreplace::link_then_unlink(dir, b"d", dir, b"e"),
+            Err(Errno::EPERM)
+        );
+        assert!(s.host(b"d").is_dir());
+    }
+
+    /// Issue 10 follow-up: RNTO replaced an existing target even under deny_overwrite.
+    #[test]
+    fn rename_refusing_existing_keeps_both_names() {
+        let s = Scratch::new();
+        s.write(b"a", b"A");
+        s.write(b"b", b"B");
+        s.link(b"dangling", b"nowhere");
+        s.mkdir(b"d");
+        s.mkdir(b"e");
+        let refuse = |from: &[u8], to: &[u8]| s.jail.rename(&vp(from), &vp(to), Existing::Refuse);
+        for (from, to) in [
+            (&b"a"[..], &b"b"[..]),
+            (b"a", b"dangling"),
+            (b"a", b"d"),
+            (b"d", b"e"),
+            (b"d", b"b"),
+        ] {
+            assert_eq!(
+                refuse(from, to),
+                Err(FtpError::AlreadyExists),
+                "{} -> {}",
+                String::from_utf8_lossy(from),
+                String::from_utf8_lossy(to)
+            );
+        }
+        assert_eq!(fs::read(s.host(b"a")).ok().as_deref(), Some(&b"A"[..]));
+        assert_eq!(fs::read(s.host(b"b")).ok().as_deref(), Some(&b"B"[..]));
+        assert!(!s.host(b"nowhere").exists());
+        assert!(s.host(b"d").is_dir() && s.host(b"e").is_dir());
+        refuse(b"a", b"c").expect("file to a free name");
+        assert_eq!(fs::read(s.host(b"c")).ok().as_deref(), Some(&b"A"[..]));
+        assert!(fs::symlink_metadata(s.host(b"a")).is_err());
+        refuse(b"d", b"e/d2").expect("directory to a free name");
+        assert!(s.host(b"e/d2").is_dir() && !s.host(b"d").exists());
+        // Without the refusal the target is replaced, as rename(2) does.
+        s.jail
+            .rename(&vp(b"c"), &vp(b"b"), Existing::Replace)
+            .expect("replace");
+        assert_eq!(fs::read(s.host(b"b")).ok().as_deref(), Some(&b"A"[..]));
     }
 
     #[test]

@@ -1188,10 +1188,17 @@ fn deny_overwrite_refuses_replacing_a_file() {
         .opt("deny_overwrite", "yes")
         .start();
     fs::write(srv.root().join("exists"), b"keep me").unwrap();
+    std::os::unix::fs::symlink("nowhere", srv.root().join("dangling")).unwrap();
     let mut c = srv.login(ALICE);
-    let _data = c.pasv();
-    let (code, text) = c.cmd("STOR exists");
-    assert_eq!(code, 550, "STOR onto an existing file: {text}");
+    // Refused by the exclusive create itself, before any 150 (a dangling symlink is a name
+    // taken, and is not followed).
+    for name in ["exists", "dangling"] {
+        let _data = c.pasv();
+        let (code, text) = c.cmd(&format!("STOR {name}"));
+        assert_eq!(code, 550, "STOR onto an existing {name}: {text}");
+        assert!(c.nothing_pending(Duration::from_millis(200)), "{name}");
+    }
+    assert!(!srv.root().join("nowhere").exists());
     assert_bytes(
         &fs::read(srv.root().join("exists")).unwrap(),
         b"keep me",

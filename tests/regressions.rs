@@ -488,3 +488,106 @@ fn inetd_upload_past_the_file_size_limit_gets_552_and_the_session_goes_on() {
         .expect("inetd process did not exit");
     assert!(status.success(), "{status}; log:\n{}", p.logs());
 }
+
+/// The names in `dir`, sorted (hidden ones and upload temporaries included).
+fn names_in(dir: &std::path::Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Issue 10, follow-up: with `atomic_uploads = yes` and `deny_overwrite = yes`, the upload was
+/// renamed over its target at the end, so a file another session stored under that name while
+/// the upload ran was replaced. Expected: the commit refuses atomically, the upload ends with
+/// 550 "File exists." after its data (the reply it would have had before the 150), the other
+/// file keeps its bytes and no temporary is left. Under FERROFTPD_OLD_KERNEL=1 (`make
+/// oldkernel-test`) this runs the named temporary and link-then-unlink path.
+#[test]
+fn deny_overwrite_atomic_upload_keeps_a_file_made_during_it() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("deny_overwrite", "yes")
+        .opt("atomic_uploads", "yes")
+        .start();
+    let root = srv.root();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let body = pattern(300_000, 21);
+    let (mut data, _) = c.start_transfer(b"STOR late.bin", DataMode::Pasv);
+    data.write_all(&body).unwrap();
+    // The 150 came after the server saw the name free; another session stores it now.
+    std::fs::write(root.join("late.bin"), b"theirs").unwrap();
+    data.shutdown(std::net::Shutdown::Write).unwrap();
+    drop(data);
+    let (code, text) = c.read_reply();
+    assert_eq!((code, text.as_str()), (550, "550 File exists."));
+    assert_eq!(std::fs::read(root.join("late.bin")).unwrap(), b"theirs");
+    assert_eq!(names_in(&root), ["late.bin"]);
+    // A name taken before the command is refused before the 150, and a free one is stored.
+    let _data = c.pasv();
+    assert_eq!(c.cmd("STOR late.bin").0, 550);
+    assert!(c.nothing_pending(std::time::Duration::from_millis(200)));
+    drop(_data);
+    c.stor("free.bin", &body);
+    assert!(std::fs::read(root.join("free.bin")).unwrap() == body);
+    assert_eq!(names_in(&root), ["free.bin", "late.bin"]);
+}
+
+/// Issue 10, follow-up: RNTO onto an existing name replaced it even under
+/// `deny_overwrite = yes` (`RNFR a`, `RNTO b` answered 250 and b's bytes were gone).
+/// Expected: 550 for every existing target (a file, a dangling symlink, a directory, even an
+/// empty one that rename(2) would replace), both names unchanged; a rename to a free name
+/// still works, for files and directories.
+#[test]
+fn deny_overwrite_rnto_refuses_an_existing_target() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("deny_overwrite", "yes")
+        .start();
+    let root = srv.root();
+    std::fs::write(root.join("a"), b"AAA").unwrap();
+    std::fs::write(root.join("b"), b"BBB").unwrap();
+    std::os::unix::fs::symlink("nowhere", root.join("dangling")).unwrap();
+    std::fs::create_dir(root.join("d")).unwrap();
+    std::fs::create_dir(root.join("e")).unwrap();
+    let mut c = srv.login(ALICE);
+    let before = snapshot(&root);
+    for (from, to) in [
+        ("a", "b"),
+        ("a", "dangling"),
+        ("a", "d"),
+        ("d", "e"),
+        ("d", "b"),
+    ] {
+        c.expect(&format!("RNFR {from}"), 350);
+        let (code, text) = c.cmd(&format!("RNTO {to}"));
+        assert_eq!(code, 550, "RNFR {from}, RNTO {to}: {text}");
+        assert_eq!(before, snapshot(&root), "RNFR {from}, RNTO {to}");
+    }
+    assert!(!root.join("nowhere").exists());
+    c.expect("RNFR a", 350);
+    c.expect("RNTO c", 250);
+    assert_eq!(std::fs::read(root.join("c")).unwrap(), b"AAA");
+    assert!(!root.join("a").exists());
+    c.expect("RNFR d", 350);
+    c.expect("RNTO e/d2", 250);
+    assert!(root.join("e/d2").is_dir() && !root.join("d").exists());
+    assert_eq!(std::fs::read(root.join("b")).unwrap(), b"BBB");
+}
+
+/// Without deny_overwrite RNTO replaces an existing file, as rename(2) and other servers do.
+#[test]
+fn rnto_replaces_an_existing_file_without_deny_overwrite() {
+    let srv = Server::builder().user(ALICE).start();
+    let root = srv.root();
+    std::fs::write(root.join("a"), b"AAA").unwrap();
+    std::fs::write(root.join("b"), b"BBB").unwrap();
+    let mut c = srv.login(ALICE);
+    c.expect("RNFR a", 350);
+    c.expect("RNTO b", 250);
+    assert_eq!(std::fs::read(root.join("b")).unwrap(), b"AAA");
+    assert_eq!(names_in(&root), ["b"]);
+}

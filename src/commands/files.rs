@@ -2,6 +2,7 @@
 
 use crate::control::Control;
 use crate::error::FtpError;
+use crate::jail::Existing;
 use crate::reply::{Reply, ReplyCode};
 
 /// MKD: 257 with the new directory's quoted path.
@@ -49,7 +50,8 @@ pub fn rnfr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     Ok(Reply::new(ReplyCode::PendingFurtherInfo, "Ready for RNTO."))
 }
 
-/// RNTO: rename the RNFR source.
+/// RNTO: rename the RNFR source. Under deny_overwrite an existing target is refused (550)
+/// rather than replaced, atomically where the kernel allows (jail/noreplace.rs).
 pub fn rnto(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     let from = ctl
         .session
@@ -58,7 +60,8 @@ pub fn rnto(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         .ok_or(FtpError::BadSequence("RNFR required first."))?;
     ctl.session.require_write()?;
     let to = ctl.session.path(arg)?;
-    ctl.session.jail()?.rename(&from, &to)?;
+    let existing = Existing::under_deny_overwrite(ctl.settings.config.deny_overwrite);
+    ctl.session.jail()?.rename(&from, &to, existing)?;
     Ok(Reply::new(ReplyCode::FileActionOk, "Rename successful."))
 }
 

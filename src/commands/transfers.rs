@@ -6,7 +6,7 @@ use crate::control::Control;
 use crate::data_channel::{self, DataSetup};
 use crate::error::FtpError;
 use crate::file_info::{DirEntry, FileKind};
-use crate::jail::WriteMode;
+use crate::jail::{Existing, WriteMode};
 use crate::listing;
 use crate::reply::{Reply, ReplyCode};
 use crate::transfer::{Payload, TransferOutcome};
@@ -211,23 +211,20 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
     let path = ctl.session.path(arg)?;
     let cfg = &ctl.settings.config;
     let (deny_overwrite, atomic) = (cfg.deny_overwrite, cfg.atomic_uploads);
-    let mode = match kind {
-        // deny_overwrite promises existing content never changes: a resume may only add.
-        _ if offset > 0 && deny_overwrite => WriteMode::Extend(offset),
-        _ if offset > 0 => WriteMode::Resume(offset),
-        StoreKind::Append => WriteMode::Append,
-        StoreKind::Replace => WriteMode::Truncate,
-    };
+    let mode = write_mode(kind, offset, deny_overwrite);
     let jail = ctl.session.jail()?;
     let existed = jail.lstat(&path).is_ok();
-    // deny_overwrite refuses replacing a file; APPE and a resume at the end only extend one.
-    if deny_overwrite && existed && mode == WriteMode::Truncate {
-        return Err(FtpError::AlreadyExists);
-    }
     let opening = Reply::new(ReplyCode::FileStatusOk, "Ok to send data.");
-    if atomic && mode == WriteMode::Truncate {
-        return store_atomically(ctl, &path, opening);
+    if atomic && matches!(mode, WriteMode::Truncate | WriteMode::CreateNew) {
+        // deny_overwrite: a taken name is refused before the data; the commit refuses
+        // atomically a name taken during the upload.
+        if mode == WriteMode::CreateNew && existed {
+            return Err(FtpError::AlreadyExists);
+        }
+        let existing = Existing::under_deny_overwrite(deny_overwrite);
+        return store_atomically(ctl, &path, opening, existing);
     }
+    // CreateNew (deny_overwrite) refuses a taken name at the open itself (O_EXCL), before 150.
     let file = jail.open_write(&path, mode, ctl.session.file_mode())?;
     let finish = match mode {
         // A file this upload created or emptied holds nothing worth keeping if the disk fills.
@@ -243,6 +240,19 @@ pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, Ftp
         },
     };
     receive_into(ctl, file, &path, opening, finish)
+}
+
+/// How STOR or APPE opens its target. Under deny_overwrite existing content never changes:
+/// a resume may only add at the end, and a plain STOR only creates, exclusively, so a file
+/// another session made after any check is refused rather than emptied (issue 10 follow-up).
+fn write_mode(kind: StoreKind, offset: u64, deny_overwrite: bool) -> WriteMode {
+    match kind {
+        _ if offset > 0 && deny_overwrite => WriteMode::Extend(offset),
+        _ if offset > 0 => WriteMode::Resume(offset),
+        StoreKind::Append => WriteMode::Append,
+        StoreKind::Replace if deny_overwrite => WriteMode::CreateNew,
+        StoreKind::Replace => WriteMode::Truncate,
+    }
 }
 
 /// How an upload's target is finished or undone once the transfer ended.
@@ -283,10 +293,13 @@ impl Finish {
 
 /// atomic_uploads: write a hidden temporary in the same directory (jail/temp.rs), rename it
 /// over the target only when the whole file arrived; any failure leaves the old file as it was.
+/// With `Existing::Refuse` (deny_overwrite) a target made during the upload is kept, and the
+/// upload ends with 550 "File exists.", as it would have before the 150.
 fn store_atomically(
     ctl: &mut Control,
     path: &VirtualPath,
     opening: Reply,
+    existing: Existing,
 ) -> Result<Reply, FtpError> {
     let upload = ctl
         .session
@@ -296,7 +309,15 @@ fn store_atomically(
     // Decided by the transfer's outcome, not the reply: after ABOR the last reply is the
     // ABOR's own 226 while the upload itself was cut short.
     if matches!(&result, Ok((_, TransferOutcome::Complete(_)))) {
-        upload.commit(ctl.settings.config.fsync)?;
+        if let Err(e) = upload.commit(ctl.settings.config.fsync, existing) {
+            // The transfer log already has it as complete: say why it is not in place.
+            log::warn!(
+                "{}: upload of {} not put in place: {e:?}",
+                ctl.session.peer,
+                display_name(path.as_bytes())
+            );
+            return Err(e);
+        }
     }
     // Otherwise dropping `upload` removes the temporary.
     result.map(|(reply, _)| reply)
@@ -587,4 +608,33 @@ pub fn abor_idle(ctl: &mut Control) -> Result<Reply, FtpError> {
         ReplyCode::DataOpenNoTransfer,
         "No transfer to ABOR.",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Issue 10 follow-up: under deny_overwrite a plain STOR looked for the file and then
+    /// opened it with O_TRUNC, so a file another session created in between was emptied. It
+    /// must create exclusively (O_EXCL), which refuses a taken name atomically.
+    #[test]
+    fn deny_overwrite_stor_creates_exclusively() {
+        use StoreKind::{Append, Replace};
+        for (kind, offset, deny, mode) in [
+            (Replace, 0, true, WriteMode::CreateNew),
+            (Replace, 0, false, WriteMode::Truncate),
+            (Append, 0, true, WriteMode::Append),
+            (Append, 0, false, WriteMode::Append),
+            (Replace, 7, true, WriteMode::Extend(7)),
+            (Append, 7, true, WriteMode::Extend(7)),
+            (Replace, 7, false, WriteMode::Resume(7)),
+            (Append, 7, false, WriteMode::Resume(7)),
+        ] {
+            assert_eq!(
+                write_mode(kind, offset, deny),
+                mode,
+                "{kind:?} at {offset}, deny_overwrite {deny}"
+            );
+        }
+    }
 }

@@ -6,7 +6,8 @@
 //!
 //! Where the kernel and file system offer `O_TMPFILE` (Linux 3.11+, most local file systems),
 //! an upload is written to an unnamed file that is linked under a reserved name only at the
-//! end and at once renamed over its target: a crash leaves nothing behind. Linking needs
+//! end and at once renamed over its target (under deny_overwrite, linked straight onto the
+//! target name, which fails if it is taken): a crash leaves nothing behind. Linking needs
 //! `/proc/self/fd` (or `AT_EMPTY_PATH`, which needs CAP_DAC_READ_SEARCH), so without `/proc`
 //! (a chroot), on Linux 3.10 or on a file system without `O_TMPFILE`, the upload goes to a
 //! named temporary `.ferroftpd-upload.<pid>.<instance>.<n>` from the start.
@@ -23,7 +24,7 @@
 //! Stale temporaries go when their directory is listed, or the first time this instance
 //! uploads into it: there is no walk over the tree at startup.
 
-use super::{base_flags, stat_kind};
+use super::{base_flags, noreplace, stat_kind, Existing};
 use crate::error::FtpError;
 use crate::file_info::FileKind;
 use nix::dir::Dir;
@@ -219,6 +220,13 @@ pub fn create(dir: BorrowedFd<'_>, perm: Mode) -> Result<(File, Option<Vec<u8>>)
     if let Some(file) = create_unnamed(dir, perm)? {
         return Ok((file, None));
     }
+    let (file, name) = create_named(dir, perm)?;
+    Ok((file, Some(name)))
+}
+
+/// Make a temporary under a fresh reserved name in `dir` (no `O_TMPFILE`), locked when the
+/// file system can.
+fn create_named(dir: BorrowedFd<'_>, perm: Mode) -> Result<(File, Vec<u8>), FtpError> {
     for _ in 0..ATTEMPTS {
         let name = next_name();
         let flags = OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW;
@@ -250,7 +258,7 @@ pub fn create(dir: BorrowedFd<'_>, perm: Mode) -> Result<(File, Option<Vec<u8>>)
             _ => false,
         };
         if ours {
-            return Ok((File::from(fd), Some(name)));
+            return Ok((File::from(fd), name));
         }
     }
     Err(FtpError::LocalError)
@@ -290,23 +298,27 @@ fn proc_fd_path(fd: BorrowedFd<'_>) -> String {
     format!("/proc/self/fd/{}", fd.as_raw_fd())
 }
 
+/// Link the unnamed `file` into `dir` as `name`: EEXIST if the name is taken.
+fn link_unnamed_as(file: &File, dir: BorrowedFd<'_>, name: &[u8]) -> Result<(), Errno> {
+    let by_proc = unistd::linkat(
+        fcntl::AT_FDCWD,
+        proc_fd_path(file.as_fd()).as_str(),
+        dir,
+        name,
+        AtFlags::AT_SYMLINK_FOLLOW,
+    );
+    match by_proc {
+        // /proc went away since the check: AT_EMPTY_PATH works with CAP_DAC_READ_SEARCH.
+        Err(Errno::ENOENT) => unistd::linkat(file, "", dir, name, AtFlags::AT_EMPTY_PATH),
+        other => other,
+    }
+}
+
 /// Give the unnamed `file` a fresh reserved name in `dir`; returns it.
 pub fn link_unnamed(file: &File, dir: BorrowedFd<'_>) -> Result<Vec<u8>, FtpError> {
     for _ in 0..ATTEMPTS {
         let name = next_name();
-        let by_proc = unistd::linkat(
-            fcntl::AT_FDCWD,
-            proc_fd_path(file.as_fd()).as_str(),
-            dir,
-            &name[..],
-            AtFlags::AT_SYMLINK_FOLLOW,
-        );
-        let linked = match by_proc {
-            // /proc went away since the check: AT_EMPTY_PATH works with CAP_DAC_READ_SEARCH.
-            Err(Errno::ENOENT) => unistd::linkat(file, "", dir, &name[..], AtFlags::AT_EMPTY_PATH),
-            other => other,
-        };
-        match linked {
+        match link_unnamed_as(file, dir, &name[..]) {
             Ok(()) => return Ok(name),
             Err(Errno::EEXIST) => continue,
             Err(e) => return Err(e.into()),
@@ -342,6 +354,19 @@ impl AtomicUpload {
         })
     }
 
+    /// As [`AtomicUpload::new`], always with a named temporary: the path of kernels and file
+    /// systems without `O_TMPFILE`, for tests on machines that have it.
+    #[cfg(test)]
+    pub(super) fn new_named(dir: OwnedFd, target: Vec<u8>, perm: Mode) -> Result<Self, FtpError> {
+        let (file, temp) = create_named(dir.as_fd(), perm)?;
+        Ok(AtomicUpload {
+            dir,
+            target,
+            file,
+            temp: Some(temp),
+        })
+    }
+
     /// A handle for the writer (shares the lock and the file offset).
     pub fn file(&self) -> Result<File, FtpError> {
         Ok(self.file.try_clone()?)
@@ -352,23 +377,43 @@ impl AtomicUpload {
         self.temp.is_some()
     }
 
-    /// Put the complete file in place of the target in one rename; with `sync`, the directory
-    /// is flushed too, so the new name survives a power cut.
-    pub fn commit(mut self, sync: bool) -> Result<(), FtpError> {
-        let temp = match self.temp.take() {
-            Some(name) => name,
-            None => link_unnamed(&self.file, self.dir.as_fd())?,
-        };
-        // Named from here on: a failure below removes it in `drop`.
-        self.temp = Some(temp);
-        let temp = self.temp.as_deref().unwrap_or_default();
-        fcntl::renameat(self.dir.as_fd(), temp, self.dir.as_fd(), &self.target[..])?;
-        self.temp = None;
+    /// Put the complete file in place of the target in one step; with `sync`, the directory
+    /// is flushed too, so the new name survives a power cut. With `Existing::Refuse`
+    /// (deny_overwrite) a target that appeared during the upload is kept and the commit fails
+    /// with `AlreadyExists`, atomically: an unnamed file is linked straight onto the target
+    /// name, a named one renamed without replacing (jail/noreplace.rs).
+    pub fn commit(mut self, sync: bool, existing: Existing) -> Result<(), FtpError> {
+        match (self.temp.take(), existing) {
+            (None, Existing::Refuse) => {
+                link_unnamed_as(&self.file, self.dir.as_fd(), &self.target[..])?;
+            }
+            (None, Existing::Replace) => {
+                // Named from here on: a failure below removes it in `drop`.
+                self.temp = Some(link_unnamed(&self.file, self.dir.as_fd())?);
+                self.rename_into_place(existing)?;
+            }
+            (Some(name), _) => {
+                self.temp = Some(name);
+                self.rename_into_place(existing)?;
+            }
+        }
         if sync {
             let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | base_flags();
             let dir = fcntl::openat(self.dir.as_fd(), ".", flags, Mode::empty())?;
             unistd::fsync(&dir)?;
         }
+        Ok(())
+    }
+
+    /// Rename the named temporary to the target; it has no name left once this succeeds.
+    fn rename_into_place(&mut self, existing: Existing) -> Result<(), FtpError> {
+        let temp = self.temp.as_deref().unwrap_or_default();
+        let dir = self.dir.as_fd();
+        match existing {
+            Existing::Replace => fcntl::renameat(dir, temp, dir, &self.target[..])?,
+            Existing::Refuse => noreplace::rename(dir, temp, dir, &self.target[..])?,
+        }
+        self.temp = None;
         Ok(())
     }
 }
