@@ -507,7 +507,7 @@ fn user_is_confined_to_home() {
 /// jail resolves on descriptors (DESIGN.md, The jail), so no flip may ever leak or write outside.
 #[test]
 fn symlink_swap_races_never_escape() {
-    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
     use std::sync::Arc;
     let srv = jail(Server::builder());
     let root = srv.root();
@@ -516,10 +516,14 @@ fn symlink_swap_races_never_escape() {
     fs::write(root.join("race"), "inside").unwrap();
     fs::create_dir(root.join("racedir")).unwrap();
     let stop = Arc::new(AtomicBool::new(false));
+    // Counted as it goes, so the client keeps racing until the flipper has really run: on a
+    // loaded machine 400 client rounds can finish while the flipper got a handful of turns.
+    let flips_so_far = Arc::new(AtomicU32::new(0));
     let flipper = {
         let (root, out, stop) = (root.clone(), out.clone(), stop.clone());
+        let flips_so_far = flips_so_far.clone();
         std::thread::spawn(move || {
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let deadline = Instant::now() + Duration::from_secs(30);
             let mut flips = 0u32;
             while !stop.load(Ordering::Relaxed) && Instant::now() < deadline && flips < 200_000 {
                 // File: an outside symlink, then a fresh inside file, each renamed into place.
@@ -535,6 +539,7 @@ fn symlink_swap_races_never_escape() {
                 let _ = fs::remove_dir_all(root.join("racedir"));
                 let _ = symlink(&out, root.join("racedir"));
                 flips += 1;
+                flips_so_far.store(flips, Ordering::Relaxed);
             }
             flips
         })
@@ -542,8 +547,13 @@ fn symlink_swap_races_never_escape() {
     let mut c = srv.login(ALICE);
     c.expect("TYPE I", 200);
     let t = Instant::now();
-    let mut rounds = 0;
-    while t.elapsed() < Duration::from_secs(3) && rounds < 400 {
+    let mut rounds = 0u32;
+    // At least 3 s or 400 rounds, and on until the flipper has made 100 flips (20 s at most).
+    let raced_enough = |rounds: u32| {
+        (t.elapsed() >= Duration::from_secs(3) || rounds >= 400)
+            && flips_so_far.load(Ordering::Relaxed) >= 100
+    };
+    while t.elapsed() < Duration::from_secs(20) && !raced_enough(rounds) {
         retr_confined(&srv, &mut c, "race", &[b"inside"]);
         let _ = try_in(&srv, &mut c, "LIST racedir");
         let data = c.pasv();
