@@ -53,6 +53,7 @@ pub mod daemon;
 pub mod data_channel;
 pub mod data_pool;
 pub mod error;
+pub mod fdlimit;
 pub mod ffi;
 pub mod file_info;
 pub mod inline_send;
