@@ -164,6 +164,7 @@ pub struct ServerBuilder {
     users: Vec<(User, PathBuf)>,
     verbose: bool,
     extra: Vec<String>,
+    nofile: Option<u64>,
 }
 
 impl ServerBuilder {
@@ -207,6 +208,12 @@ impl ServerBuilder {
         self
     }
 
+    /// Start the server with RLIMIT_NOFILE soft = hard = `n` (as `ulimit -n n` would).
+    pub fn nofile_limit(mut self, n: u64) -> Self {
+        self.nofile = Some(n);
+        self
+    }
+
     pub fn start(self) -> Server {
         let root = self.root();
         let mut args: Vec<String> = ["-f", "-l", "127.0.0.1", "-p", "0", "-A", "-r"]
@@ -242,7 +249,7 @@ impl ServerBuilder {
             args.push("-v".into());
         }
         args.extend(self.extra.iter().cloned());
-        Server::spawn(self.base, args)
+        Server::spawn(self.base, args, self.nofile)
     }
 }
 
@@ -275,6 +282,7 @@ impl Server {
             users: Vec::new(),
             verbose: false,
             extra: Vec::new(),
+            nofile: None,
         }
     }
 
@@ -288,9 +296,12 @@ impl Server {
         Server::builder().user(ALICE).user(BOB).start()
     }
 
-    fn spawn(base: TempDir, args: Vec<String>) -> Server {
+    fn spawn(base: TempDir, args: Vec<String>, nofile: Option<u64>) -> Server {
         let bin = server_bin();
         let mut cmd = server_command();
+        if let Some(n) = nofile {
+            limit_nofile(&mut cmd, n);
+        }
         cmd.args(&args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -381,6 +392,11 @@ impl Server {
             }
             st = cv.wait_timeout(st, deadline - now).unwrap().0;
         }
+    }
+
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap()
     }
 
     /// True while the child has not exited.
@@ -483,6 +499,36 @@ pub fn server_command() -> Command {
         }
         None => Command::new(server_bin()),
     }
+}
+
+/// Have `cmd` start with RLIMIT_NOFILE soft = hard = `n`.
+pub fn limit_nofile(cmd: &mut Command, n: u64) {
+    use nix::sys::resource::{setrlimit, Resource};
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+    unsafe {
+        cmd.pre_exec(move || setrlimit(Resource::RLIMIT_NOFILE, n, n).map_err(io::Error::from));
+    }
+}
+
+/// Set a running process's RLIMIT_NOFILE (prlimit(2); same user, no privilege needed).
+pub fn set_nofile_of(pid: i32, soft: u64, hard: u64) {
+    let limit = nix::libc::rlimit {
+        rlim_cur: soft as nix::libc::rlim_t,
+        rlim_max: hard as nix::libc::rlim_t,
+    };
+    // SAFETY: `limit` outlives the call; the old value is not asked for (null).
+    let rc =
+        unsafe { nix::libc::prlimit(pid, nix::libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit {pid}: {}", io::Error::last_os_error());
+}
+
+/// The descriptor numbers a process holds, from /proc.
+pub fn open_fds(pid: i32) -> std::collections::BTreeSet<u64> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// A child process, killed by pid and reaped on drop; stderr (and stdout when captured) are
@@ -752,6 +798,11 @@ impl FtpClient {
         c
     }
 
+    /// The address this client connected from.
+    pub fn local_ip(&self) -> std::net::IpAddr {
+        self.writer.local_addr().unwrap().ip()
+    }
+
     /// The control socket (for OOB data, timeouts).
     pub fn socket(&self) -> &TcpStream {
         &self.writer
@@ -924,13 +975,14 @@ impl FtpClient {
     pub fn pasv(&mut self) -> DataConn {
         let text = self.expect("PASV", 227);
         let addr = parse_227(&text).unwrap_or_else(|| panic!("cannot parse 227: {text}"));
-        DataConn::Connected(connect_data(addr))
+        DataConn::Connected(connect_data(addr, self.local_ip()))
     }
 
     pub fn epsv(&mut self) -> DataConn {
         let text = self.expect("EPSV", 229);
         let port = parse_229(&text).unwrap_or_else(|| panic!("cannot parse 229: {text}"));
-        DataConn::Connected(connect_data(SocketAddr::new(self.peer.ip(), port)))
+        let addr = SocketAddr::new(self.peer.ip(), port);
+        DataConn::Connected(connect_data(addr, self.local_ip()))
     }
 
     pub fn port(&mut self) -> DataConn {
@@ -1032,9 +1084,15 @@ impl FtpClient {
     }
 }
 
-fn connect_data(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-        .unwrap_or_else(|e| panic!("data connect {addr}: {e}"));
+/// Connects to a passive port from `local` (the control connection's address, as real clients
+/// do: the server refuses data connections from another host).
+fn connect_data(addr: SocketAddr, local: std::net::IpAddr) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::new(local, 0).into()).unwrap();
+    sock.connect_timeout(&addr.into(), IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("data connect {addr} from {local}: {e}"));
+    let s: TcpStream = sock.into();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s
