@@ -37,6 +37,13 @@ pub struct Config {
     pub login_timeout: Duration,
     /// `data_timeout` (seconds): data connect/accept, and a data connection idle this long.
     pub data_timeout: Duration,
+    /// `data_stall_bytes`: a transfer moving fewer bytes than this in `data_stall_window` is
+    /// ended with 426; 0 turns the rule off.
+    pub data_stall_bytes: u64,
+    /// `data_stall_window` (seconds): the span `data_stall_bytes` is measured over.
+    pub data_stall_window: Duration,
+    /// `max_transfers_per_ip`: data pool jobs one client address may run at once; 0 = no cap.
+    pub max_transfers_per_ip: usize,
     /// `login_fail_delay_ms` (milliseconds): pause after each failed login.
     pub login_fail_delay: Duration,
     /// `max_login_failures`: failed logins before 421 and close.
@@ -121,6 +128,9 @@ impl Default for Config {
             idle_timeout: Duration::from_secs(300),
             login_timeout: Duration::from_secs(60),
             data_timeout: Duration::from_secs(60),
+            data_stall_bytes: 65_536,
+            data_stall_window: Duration::from_secs(60),
+            max_transfers_per_ip: 4,
             login_fail_delay: Duration::from_millis(1000),
             max_login_failures: 3,
             umask: 0o022,
@@ -179,6 +189,18 @@ pub const KEYS: &[(&str, &str)] = &[
     ("idle_timeout", "seconds before an idle session is closed"),
     ("login_timeout", "seconds allowed to log in"),
     ("data_timeout", "seconds for data connect and data idle"),
+    (
+        "data_stall_bytes",
+        "a transfer moving fewer bytes per data_stall_window ends with 426 (0 = off)",
+    ),
+    (
+        "data_stall_window",
+        "seconds over which data_stall_bytes must move",
+    ),
+    (
+        "max_transfers_per_ip",
+        "transfers one client address may run at once (0 = no cap)",
+    ),
     (
         "login_fail_delay_ms",
         "milliseconds to pause after a failed login",
@@ -261,6 +283,7 @@ const DURATION_KEYS: &[&str] = &[
     "idle_timeout",
     "login_timeout",
     "data_timeout",
+    "data_stall_window",
     "login_fail_delay_ms",
     "shutdown_timeout",
     "ban_window",
@@ -408,6 +431,11 @@ impl Config {
             "idle_timeout" => self.idle_timeout = parse_secs(value, 1)?,
             "login_timeout" => self.login_timeout = parse_secs(value, 1)?,
             "data_timeout" => self.data_timeout = parse_secs(value, 1)?,
+            "data_stall_bytes" => self.data_stall_bytes = parse_uint(value, 0, u64::MAX)?,
+            "data_stall_window" => self.data_stall_window = parse_secs(value, 1)?,
+            "max_transfers_per_ip" => {
+                self.max_transfers_per_ip = parse_usize(value, 0, u32::MAX.into())?;
+            }
             "login_fail_delay_ms" => {
                 let ms = parse_uint(value, 0, MAX_FAIL_DELAY_MS)?;
                 self.login_fail_delay = Duration::from_millis(ms);
@@ -486,6 +514,9 @@ impl Config {
             "idle_timeout" => secs(&self.idle_timeout),
             "login_timeout" => secs(&self.login_timeout),
             "data_timeout" => secs(&self.data_timeout),
+            "data_stall_bytes" => self.data_stall_bytes.to_string(),
+            "data_stall_window" => secs(&self.data_stall_window),
+            "max_transfers_per_ip" => self.max_transfers_per_ip.to_string(),
             "login_fail_delay_ms" => self.login_fail_delay.as_millis().to_string(),
             "max_login_failures" => self.max_login_failures.to_string(),
             "umask" => format!("{:03o}", self.umask),
@@ -546,6 +577,7 @@ impl Config {
             ("idle_timeout", self.idle_timeout),
             ("login_timeout", self.login_timeout),
             ("data_timeout", self.data_timeout),
+            ("data_stall_window", self.data_stall_window),
             ("ban_window", self.ban_window),
             ("ban_time", self.ban_time),
         ] {
@@ -813,6 +845,9 @@ mod tests {
         assert_eq!(c.idle_timeout, Duration::from_secs(300));
         assert_eq!(c.login_timeout, Duration::from_secs(60));
         assert_eq!(c.data_timeout, Duration::from_secs(60));
+        assert_eq!(c.data_stall_bytes, 65_536);
+        assert_eq!(c.data_stall_window, Duration::from_secs(60));
+        assert_eq!(c.max_transfers_per_ip, 4);
         assert_eq!(c.login_fail_delay, Duration::from_millis(1000));
         assert_eq!(c.max_login_failures, 3);
         assert_eq!(c.umask, 0o022);
@@ -864,6 +899,9 @@ pool_wait = 5
 idle_timeout = 120
 login_timeout = 20
 data_timeout = 15
+data_stall_bytes = 0
+data_stall_window = 30
+max_transfers_per_ip = 2
 login_fail_delay_ms = 250
 max_login_failures = 5
 umask = 027
@@ -921,6 +959,9 @@ connect_from_port_20 = no
         assert_eq!(c.idle_timeout, Duration::from_secs(120));
         assert_eq!(c.login_timeout, Duration::from_secs(20));
         assert_eq!(c.data_timeout, Duration::from_secs(15));
+        assert_eq!(c.data_stall_bytes, 0);
+        assert_eq!(c.data_stall_window, Duration::from_secs(30));
+        assert_eq!(c.max_transfers_per_ip, 2);
         assert_eq!(c.login_fail_delay, Duration::from_millis(250));
         assert_eq!(c.max_login_failures, 5);
         assert_eq!(c.umask, 0o027);
@@ -1033,6 +1074,12 @@ connect_from_port_20 = no
             ("login_timeout", "0"),
             ("data_timeout", "0"),
             ("data_timeout", "1.5"),
+            ("data_stall_window", "0"),
+            ("data_stall_window", "86401"),
+            ("data_stall_bytes", "-1"),
+            ("data_stall_bytes", "1k"),
+            ("max_transfers_per_ip", "-1"),
+            ("max_transfers_per_ip", "99999999999"),
             ("login_fail_delay_ms", "60001"),
             ("max_login_failures", "0"),
             ("umask", "888"),
@@ -1335,6 +1382,10 @@ connect_from_port_20 = no
             },
             Config {
                 data_timeout: Duration::from_secs(MAX_TIMEOUT_SECS + 1),
+                ..base.clone()
+            },
+            Config {
+                data_stall_window: Duration::ZERO,
                 ..base.clone()
             },
             Config {

@@ -4,7 +4,7 @@
 use crate::command::{self, Command};
 use crate::commands;
 use crate::context::{ServerContext, Settings};
-use crate::data_channel::{DataPolicy, DataSetup};
+use crate::data_channel::{DataPolicy, DataSetup, StallRule};
 use crate::error::FtpError;
 use crate::inline_send::{self, Inline};
 use crate::line_reader::{LineEvent, LineReader};
@@ -41,8 +41,22 @@ pub struct ControlConn {
 }
 
 impl ControlConn {
-    /// A TCP control connection.
-    pub fn from_tcp(stream: TcpStream) -> io::Result<ControlConn> {
+    /// A TCP control connection; on failure (e.g. no descriptor left for the reading dup)
+    /// the stream comes back with the error, so the caller can still answer it.
+    pub fn from_tcp(stream: TcpStream) -> Result<ControlConn, (io::Error, TcpStream)> {
+        match Self::prepare(&stream) {
+            Ok((peer, local, writer)) => Ok(ControlConn {
+                input: File::from(OwnedFd::from(stream)),
+                output: File::from(OwnedFd::from(writer)),
+                peer,
+                local,
+            }),
+            Err(e) => Err((e, stream)),
+        }
+    }
+
+    /// Socket options of a control connection, and a second handle for writing replies.
+    fn prepare(stream: &TcpStream) -> io::Result<(SocketAddr, SocketAddr, TcpStream)> {
         let peer = stream.peer_addr()?;
         let local = stream.local_addr()?;
         // Replies are small and answered one by one: Nagle would only add latency.
@@ -50,17 +64,10 @@ impl ControlConn {
         // Urgent data stays in the stream: Python's ftplib sends all of "ABOR\r\n" with
         // MSG_OOB, and without this its last byte would be pulled out of band (RFC 959
         // §4.1.3 Synch; the line reader drops the Telnet IP/DM bytes either way).
-        socket2::SockRef::from(&stream).set_out_of_band_inline(true)?;
+        socket2::SockRef::from(stream).set_out_of_band_inline(true)?;
         // A client that never reads its replies must not park this thread in write().
         stream.set_write_timeout(Some(CONTROL_SEND_TIMEOUT))?;
-        let output = File::from(OwnedFd::from(stream.try_clone()?));
-        let input = File::from(OwnedFd::from(stream));
-        Ok(ControlConn {
-            input,
-            output,
-            peer,
-            local,
-        })
+        Ok((peer, local, stream.try_clone()?))
     }
 
     /// inetd/tcpsvd mode: the connection is stdin/stdout (a socket, or pipes in tests).
@@ -382,7 +389,9 @@ impl Control {
             timeout: cfg.data_timeout,
             rate,
             from_port_20: cfg.connect_from_port_20,
+            stall: stall_rule(cfg.data_stall_bytes, cfg.data_stall_window, rate),
         };
+        let per_ip = cfg.max_transfers_per_ip;
         let is_transfer = setup.is_some();
         let (mut payload, mut setup, mut opening) = (payload, setup, opening);
         let mut sent_inline = 0;
@@ -417,8 +426,20 @@ impl Control {
                 }
             }
         }
-        let (job, handle) =
-            TransferJob::new(payload, setup, policy).map_err(|_| FtpError::LocalError)?;
+        // Held until the job is done (wait_transfer below), so one address never runs more
+        // than max_transfers_per_ip jobs: others still find workers (issue 10).
+        let Some(_claim) = self.ctx.pool.claim(self.session.peer.ip(), per_ip) else {
+            log::info!(
+                "{}: {per_ip} transfers from this address already run; refusing another",
+                self.session.peer
+            );
+            if announced {
+                let lost = TransferOutcome::ConnectionLost(sent_inline);
+                return Ok(self.conclude(lost, false, is_transfer));
+            }
+            return Err(FtpError::TooManyTransfers);
+        };
+        let (job, handle) = TransferJob::new(payload, setup, policy).map_err(FtpError::from)?;
         handle.progress.add(sent_inline);
         if self
             .ctx
@@ -458,6 +479,7 @@ impl Control {
             TransferOutcome::Complete(n)
             | TransferOutcome::Aborted(n)
             | TransferOutcome::ConnectionLost(n)
+            | TransferOutcome::Stalled(n)
             | TransferOutcome::LocalError(_, n) => n,
             TransferOutcome::CantOpen | TransferOutcome::Hashed(..) => 0,
         };
@@ -581,6 +603,22 @@ impl Control {
     }
 }
 
+/// The stall rule of a transfer: `bytes` per `window` (none when `bytes` is 0). Under a rate
+/// cap the rule asks at most half of what the cap lets through in a window, so the cap's own
+/// pauses never look like a stall.
+fn stall_rule(bytes: u64, window: Duration, rate: u64) -> Option<StallRule> {
+    if bytes == 0 {
+        return None;
+    }
+    let bytes = if rate > 0 {
+        let allowed = u128::from(rate) * window.as_millis() / 1000 / 2;
+        bytes.min(u64::try_from(allowed).unwrap_or(u64::MAX)).max(1)
+    } else {
+        bytes
+    };
+    Some(StallRule { bytes, window })
+}
+
 /// Errors of a blocking control read after which reading again is right.
 fn is_retry(kind: io::ErrorKind) -> bool {
     use io::ErrorKind::{Interrupted, TimedOut, WouldBlock};
@@ -597,6 +635,10 @@ pub fn outcome_reply(outcome: TransferOutcome) -> Reply {
         TransferOutcome::ConnectionLost(_) => Reply::new(
             ReplyCode::TransferAborted,
             "Connection closed; transfer aborted.",
+        ),
+        TransferOutcome::Stalled(_) => Reply::new(
+            ReplyCode::TransferAborted,
+            "Data connection too slow; transfer aborted.",
         ),
         TransferOutcome::CantOpen => FtpError::CantOpenData.to_reply(),
         TransferOutcome::LocalError(e, _) => e.to_reply(),
@@ -621,6 +663,28 @@ fn log_command(peer: std::net::SocketAddr, line: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stall_rule_stays_below_the_rate_cap() {
+        let w = Duration::from_secs(10);
+        assert_eq!(stall_rule(0, w, 0), None);
+        assert_eq!(stall_rule(0, w, 1000), None);
+        let rule = |bytes| Some(StallRule { bytes, window: w });
+        assert_eq!(stall_rule(65_536, w, 0), rule(65_536));
+        // 1000 B/s lets 10,000 bytes through in the window: ask for half of it at most.
+        assert_eq!(stall_rule(65_536, w, 1000), rule(5_000));
+        assert_eq!(stall_rule(100, w, 1000), rule(100));
+        assert_eq!(stall_rule(65_536, w, 1), rule(5));
+        let one = Duration::from_secs(1);
+        assert_eq!(
+            stall_rule(65_536, one, 1),
+            Some(StallRule {
+                bytes: 1,
+                window: one
+            })
+        );
+        assert_eq!(stall_rule(u64::MAX, w, u64::MAX), rule(u64::MAX));
+    }
 
     #[test]
     fn read_timeouts_round_up_to_steps_and_are_never_zero() {

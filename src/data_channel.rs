@@ -51,6 +51,30 @@ pub struct DataPolicy {
     pub rate: u64,
     /// Active mode connects from port 20 (ftp-data), as RFC 959 describes; needs privilege.
     pub from_port_20: bool,
+    /// End transfers that move too little (`data_stall_bytes` per `data_stall_window`).
+    pub stall: Option<StallRule>,
+}
+
+/// The stall rule: a transfer that moves fewer than `bytes` in `window` ends with 426, so a
+/// client reading a byte now and then cannot keep a data worker for ever (issue 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StallRule {
+    /// Least bytes per window.
+    pub bytes: u64,
+    /// The span they are counted over.
+    pub window: Duration,
+}
+
+impl DataPolicy {
+    /// Send/receive timeout of the data socket: `timeout`, or half the stall window when
+    /// that is shorter, so that a blocked call returns at least twice a window for the stall
+    /// rule to be checked (a stall is then seen within two and a half windows).
+    pub fn io_timeout(&self) -> Duration {
+        match self.stall {
+            Some(rule) => self.timeout.min(rule.window / 2),
+            None => self.timeout,
+        }
+    }
 }
 
 /// Compare addresses with IPv4-mapped IPv6 (`::ffff:a.b.c.d`) folded to IPv4.
@@ -237,8 +261,8 @@ impl DataSetup {
             return Err(OpenFailure::Aborted);
         }
         // Idle timeout on the data socket: a stalled peer cannot hold a worker forever.
-        let _ = stream.set_read_timeout(Some(policy.timeout));
-        let _ = stream.set_write_timeout(Some(policy.timeout));
+        let _ = stream.set_read_timeout(Some(policy.io_timeout()));
+        let _ = stream.set_write_timeout(Some(policy.io_timeout()));
         Ok(stream)
     }
 }
@@ -395,6 +419,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             rate: 0,
             from_port_20: false,
+            stall: None,
         };
         let abort = AtomicBool::new(false);
         assert!(setup.connect(policy, &abort).is_ok());
@@ -407,6 +432,7 @@ mod tests {
             timeout: Duration::from_millis(300),
             rate: 0,
             from_port_20: false,
+            stall: None,
         };
         assert_eq!(
             setup.connect(policy, &abort).err(),
@@ -498,6 +524,7 @@ mod tests {
             timeout: Duration::from_secs(5),
             rate: 0,
             from_port_20: false,
+            stall: None,
         };
         let stream = DataSetup::Passive { listener, peer: ip }
             .connect(policy, &AtomicBool::new(false))
@@ -515,6 +542,7 @@ mod tests {
             timeout: Duration::from_secs(30),
             rate: 0,
             from_port_20: false,
+            stall: None,
         };
         let abort = AtomicBool::new(true);
         assert_eq!(

@@ -3,9 +3,13 @@
 //! A job is only queued when a worker is idle to take it, so `submit` is a bounded hand-off:
 //! when every worker is busy the caller waits up to its deadline and then gets the job back
 //! (the control thread answers 425).
+//!
+//! Jobs are also counted per client address ([`DataPool::claim`]), so that one address
+//! (eight slow readers, say) cannot hold every worker while other clients wait.
 
 use crate::transfer::TransferJob;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
@@ -36,6 +40,27 @@ struct Shared {
 pub struct DataPool {
     shared: Arc<Shared>,
     size: usize,
+    per_address: Arc<Mutex<HashMap<IpAddr, usize>>>,
+}
+
+/// One job of one client address counted; dropping it frees the place.
+#[must_use = "the place is freed when the claim drops"]
+pub struct Claim {
+    counts: Arc<Mutex<HashMap<IpAddr, usize>>>,
+    ip: IpAddr,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        // A poisoned lock still holds consistent counts (no code panics while holding it).
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.ip);
+            }
+        }
+    }
 }
 
 impl DataPool {
@@ -54,7 +79,27 @@ impl DataPool {
                 .stack_size(WORKER_STACK)
                 .spawn(move || worker(&shared))?;
         }
-        Ok(DataPool { shared, size })
+        Ok(DataPool {
+            shared,
+            size,
+            per_address: Arc::default(),
+        })
+    }
+
+    /// Count one more job for `ip` (IPv4-mapped IPv6 folded to IPv4), unless it already has
+    /// `max` (0: no cap). Hold the claim until the job is done.
+    pub fn claim(&self, ip: IpAddr, max: usize) -> Option<Claim> {
+        let ip = ip.to_canonical();
+        let mut counts = self.per_address.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(ip).or_insert(0);
+        if max > 0 && *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(Claim {
+            counts: Arc::clone(&self.per_address),
+            ip,
+        })
     }
 
     /// Number of workers.
@@ -144,6 +189,7 @@ mod tests {
             timeout: Duration::from_secs(10),
             rate: 0,
             from_port_20: false,
+            stall: None,
         };
         let (job, handle) =
             TransferJob::new(Payload::SendBytes(bytes.to_vec()), Some(setup), policy).unwrap();
@@ -161,6 +207,27 @@ mod tests {
         assert_eq!(got, b"hello\r\n");
         let outcome = handle.outcome.recv_timeout(Duration::from_secs(5)).unwrap();
         assert_eq!(outcome, TransferOutcome::Complete(7));
+    }
+
+    #[test]
+    fn claims_are_capped_per_address_and_freed_on_drop() {
+        let pool = DataPool::start(1).unwrap();
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let b: IpAddr = "10.0.0.2".parse().unwrap();
+        let first = pool.claim(a, 2).unwrap();
+        let second = pool.claim(a, 2).unwrap();
+        assert!(pool.claim(a, 2).is_none(), "a third job for one address");
+        // The mapped form of an address is the same client.
+        assert!(pool.claim("::ffff:10.0.0.1".parse().unwrap(), 2).is_none());
+        let other = pool.claim(b, 2).unwrap();
+        drop(first);
+        let third = pool.claim(a, 2).unwrap();
+        drop((second, third, other));
+        assert!(pool.per_address.lock().unwrap().is_empty());
+        // 0 is no cap.
+        let many: Vec<_> = (0..100).map(|_| pool.claim(a, 0).unwrap()).collect();
+        drop(many);
+        assert!(pool.per_address.lock().unwrap().is_empty());
     }
 
     #[test]

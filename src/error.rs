@@ -20,6 +20,8 @@ pub enum FtpError {
     NotLoggedIn,
     /// The data connection could not be set up or opened.
     CantOpenData,
+    /// The client's address already runs `max_transfers_per_ip` transfers.
+    TooManyTransfers,
     /// EPRT/EPSV named a network protocol we do not support (RFC 2428).
     UnsupportedProtocol,
     /// PASV on an IPv6 control connection: its reply cannot carry the address (RFC 2428).
@@ -49,6 +51,8 @@ pub enum FtpError {
     ExceededStorage,
     /// A listing or other bounded resource hit its limit.
     LimitReached,
+    /// The process ran out of file descriptors (EMFILE/ENFILE): a passing condition.
+    OutOfResources,
     /// Any other local I/O failure.
     LocalError,
 }
@@ -71,6 +75,10 @@ impl FtpError {
             BadSequence(text) => (ReplyCode::BadSequence, text),
             NotLoggedIn => (ReplyCode::NotLoggedIn, "Please login with USER and PASS."),
             CantOpenData => (ReplyCode::CantOpenData, "Can't open data connection."),
+            TooManyTransfers => (
+                ReplyCode::CantOpenData,
+                "Too many transfers from your address; try again later.",
+            ),
             UnsupportedProtocol => (
                 ReplyCode::ExtendedProtocolNotSupported,
                 "Network protocol not supported, use (1,2)",
@@ -97,6 +105,10 @@ impl FtpError {
             ),
             ExceededStorage => (ReplyCode::ExceededStorage, "Exceeded storage allocation."),
             LimitReached => (ReplyCode::FileUnavailable, "Too many entries."),
+            OutOfResources => (
+                ReplyCode::LocalError,
+                "Server out of resources; try again later.",
+            ),
             LocalError => (ReplyCode::LocalError, "Local error in processing."),
         };
         Reply::new(code, text)
@@ -117,7 +129,8 @@ impl FtpError {
             libc::ENAMETOOLONG | libc::EINVAL | libc::EILSEQ => FtpError::NameNotAllowed,
             libc::ENOSPC => FtpError::NoSpace,
             libc::EDQUOT | libc::EFBIG => FtpError::ExceededStorage,
-            libc::EMFILE | libc::ENFILE => FtpError::LimitReached,
+            // Not the client's fault and not permanent: 451, "try again" (issue 10).
+            libc::EMFILE | libc::ENFILE => FtpError::OutOfResources,
             _ => FtpError::LocalError,
         }
     }
@@ -162,6 +175,8 @@ mod tests {
             (libc::EDQUOT, 552),
             (libc::EFBIG, 552),
             (libc::EIO, 451),
+            (libc::EMFILE, 451),
+            (libc::ENFILE, 451),
         ];
         for (errno, code) in table {
             let r = FtpError::from(io::Error::from_raw_os_error(errno)).to_reply();
@@ -189,6 +204,8 @@ mod tests {
         assert_eq!(FtpError::UnsupportedProtocol.to_reply().code as u16, 522);
         assert_eq!(FtpError::NotLoggedIn.to_reply().code as u16, 530);
         assert_eq!(FtpError::CantOpenData.to_reply().code as u16, 425);
+        assert_eq!(FtpError::TooManyTransfers.to_reply().code as u16, 425);
+        assert_eq!(FtpError::OutOfResources.to_reply().code as u16, 451);
         assert_eq!(FtpError::IllegalDataAddress.to_reply().code as u16, 500);
         assert_eq!(FtpError::RestPastEnd.to_reply().code as u16, 554);
     }

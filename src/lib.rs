@@ -62,6 +62,7 @@ pub mod daemon;
 pub mod data_channel;
 pub mod data_pool;
 pub mod error;
+pub mod fdlimit;
 pub mod ffi;
 pub mod file_info;
 pub mod fuzz_checks;

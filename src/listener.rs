@@ -5,9 +5,10 @@ use crate::context::ServerContext;
 use std::collections::HashMap;
 use std::io::Write;
 use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Stack of a control thread. Small so a device without overcommit holds hundreds of
 /// sessions; debug builds get more because unoptimised frames are much larger.
@@ -103,10 +104,97 @@ fn refuse(mut stream: TcpStream, text: &str) {
     let _ = stream.write_all(format!("421 {text}\r\n").as_bytes());
 }
 
+/// The 421 text when the server is out of file descriptors (or another per-process resource).
+const NO_RESOURCES_TEXT: &str = "Server out of resources, try again later.";
+/// Shortest time between two warnings of one kind from an accept loop: a flood of refused
+/// or failed connections must not fill the log (or a router's small syslog buffer).
+const WARN_EVERY: Duration = Duration::from_secs(10);
+
+/// A warning logged at most once per [`WARN_EVERY`], with the count of the ones held back.
+struct Warning {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl Warning {
+    fn new() -> Warning {
+        Warning {
+            last: None,
+            suppressed: 0,
+        }
+    }
+
+    /// Whether to log one more occurrence now; otherwise it is counted.
+    fn due(&mut self, now: Instant) -> bool {
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < WARN_EVERY)
+        {
+            self.suppressed += 1;
+            return false;
+        }
+        self.last = Some(now);
+        true
+    }
+
+    /// Log `text` if due, with the number held back since the last one.
+    fn log(&mut self, text: std::fmt::Arguments<'_>) {
+        if !self.due(Instant::now()) {
+            return;
+        }
+        match std::mem::take(&mut self.suppressed) {
+            0 => log::warn!("{text}"),
+            n => log::warn!("{text} (and {n} more like it since the last warning)"),
+        }
+    }
+}
+
+/// One descriptor held in reserve so that, with every other one in use, the accept loop can
+/// still take a connection and answer it (the classic spare-descriptor trick): close the
+/// spare, accept, write 421, close, take the spare again. Without it the connection would
+/// wait in the backlog unanswered while accept fails again and again.
+struct Spare {
+    fd: Option<OwnedFd>,
+}
+
+impl Spare {
+    /// Hold a duplicate of the listener: any descriptor holds a slot, and a dup needs no
+    /// file system (a chroot may have no /dev/null).
+    fn new(listener: &TcpListener) -> Spare {
+        Spare {
+            fd: listener.as_fd().try_clone_to_owned().ok(),
+        }
+    }
+
+    /// Out of descriptors: answer one pending connection with 421 in the spare's slot.
+    /// False when there was no spare to give (a session thread took the slot meanwhile):
+    /// the caller backs off instead of spinning.
+    fn refuse_one(&mut self, listener: &TcpListener) -> bool {
+        let Some(fd) = self.fd.take().or_else(|| Spare::new(listener).fd) else {
+            return false;
+        };
+        drop(fd);
+        // The listener is non-blocking: a client that gave up meanwhile costs no wait.
+        if let Ok((stream, _)) = listener.accept() {
+            refuse(stream, NO_RESOURCES_TEXT);
+        }
+        // Another thread may take the slot first (then the next refusal tries again).
+        *self = Spare::new(listener);
+        true
+    }
+}
+
+/// accept(2) or dup(2) failed for lack of descriptors (the process's or the system's).
+fn out_of_descriptors(e: &std::io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(nix::libc::EMFILE | nix::libc::ENFILE)
+    )
+}
+
 /// Wait until the listener has a connection; false once shutdown starts.
 fn wait_acceptable(listener: &TcpListener, ctx: &ServerContext) -> bool {
     use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use std::os::fd::AsFd;
     loop {
         let mut fds = [
             PollFd::new(listener.as_fd(), PollFlags::POLLIN),
@@ -128,6 +216,8 @@ fn wait_acceptable(listener: &TcpListener, ctx: &ServerContext) -> bool {
 
 /// Accept connections until shutdown, one control thread each.
 pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<Limits>) {
+    let mut spare = Spare::new(&listener);
+    let (mut failed, mut full) = (Warning::new(), Warning::new());
     // The listener is non-blocking (`listen`): a connection reset between poll and accept
     // must not park this thread where shutdown cannot reach it.
     while wait_acceptable(&listener, &ctx) {
@@ -141,9 +231,16 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
             {
                 continue
             }
+            Err(e) if out_of_descriptors(&e) => {
+                failed.log(format_args!("accept failed: {e}; answering 421"));
+                if !spare.refuse_one(&listener) {
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                continue;
+            }
             Err(e) => {
-                // EMFILE and friends: back off instead of spinning on the same error.
-                log::warn!("accept failed: {e}");
+                // Back off instead of spinning on the same error.
+                failed.log(format_args!("accept failed: {e}"));
                 std::thread::sleep(Duration::from_millis(100));
                 continue;
             }
@@ -162,13 +259,20 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
             continue;
         }
         let Some(slot) = limits.admit(peer.ip()) else {
-            log::warn!("{peer}: refused, too many connections");
+            full.log(format_args!("{peer}: refused, too many connections"));
             refuse(stream, "Too many connections, try again later.");
             continue;
         };
         let conn = match crate::control::ControlConn::from_tcp(stream) {
             Ok(c) => c,
-            Err(_) => continue,
+            Err((e, stream)) => {
+                // The session's second descriptor can fail like accept does: say so.
+                failed.log(format_args!("{peer}: cannot start a session: {e}"));
+                if out_of_descriptors(&e) {
+                    refuse(stream, NO_RESOURCES_TEXT);
+                }
+                continue;
+            }
         };
         let ctx = Arc::clone(&ctx);
         let spawned = std::thread::Builder::new()
@@ -205,6 +309,49 @@ mod tests {
         drop(s1);
         assert_eq!(l.active(), 1);
         assert!(l.admit(c).is_some());
+    }
+
+    #[test]
+    fn warnings_are_held_back_within_the_interval() {
+        let mut w = Warning::new();
+        let t0 = Instant::now();
+        assert!(w.due(t0));
+        for i in 1..=500 {
+            assert!(!w.due(t0 + Duration::from_millis(i)));
+        }
+        assert_eq!(w.suppressed, 500);
+        assert!(w.due(t0 + WARN_EVERY));
+    }
+
+    #[test]
+    fn spare_answers_a_pending_connection_with_421_and_is_taken_again() {
+        use std::io::Read;
+        let listener = listen("127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let mut spare = Spare::new(&listener);
+        assert!(spare.fd.is_some());
+        let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        client
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        // The handshake completes in the kernel; the accept queue may lag the connect.
+        let mut answered = Vec::new();
+        for _ in 0..100 {
+            assert!(spare.refuse_one(&listener));
+            assert!(spare.fd.is_some(), "the spare is held again");
+            let mut buf = [0u8; 64];
+            client.set_nonblocking(true).unwrap();
+            if let Ok(n) = client.read(&mut buf) {
+                answered.extend_from_slice(&buf[..n]);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        client.set_nonblocking(false).unwrap();
+        client.read_to_end(&mut answered).unwrap();
+        assert_eq!(answered, format!("421 {NO_RESOURCES_TEXT}\r\n").as_bytes());
+        // Nothing pending: the spare is given back and nothing blocks.
+        assert!(spare.refuse_one(&listener));
+        assert!(spare.fd.is_some());
     }
 
     #[test]

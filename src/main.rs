@@ -33,7 +33,15 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        CliAction::CheckConfig(_) => {
+        CliAction::CheckConfig(config) => {
+            // Not an error: the server runs, serving fewer clients (see fdlimit).
+            if !config.inetd {
+                let listeners = config.listen.len();
+                if let Some(w) = ferroftpd::fdlimit::coverage_warning(config.max_clients, listeners)
+                {
+                    eprintln!("ferroftpd: warning: {w}");
+                }
+            }
             println!("ferroftpd: configuration OK");
             ExitCode::SUCCESS
         }

@@ -9,6 +9,7 @@ use crate::control::ControlConn;
 use crate::daemon::{self, PidFile};
 use crate::data_channel;
 use crate::data_pool::DataPool;
+use crate::fdlimit;
 use crate::jail::Jail;
 use crate::listener::{self, Limits};
 use crate::messages;
@@ -158,6 +159,7 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     signals
         .thread_block()
         .map_err(|e| format!("cannot block signals: {e}"))?;
+    raise_descriptor_limit();
     let listeners = match activated {
         Some(sockets) => {
             log::info!(
@@ -203,9 +205,11 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     let settings = settings_then_privileges(config)?;
     let pool = DataPool::start(settings.config.data_threads)
         .map_err(|e| format!("cannot start data threads: {e}"))?;
-    let limits = Limits::new(max_clients, max_per_ip);
     let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
     let liveness = Arc::new(systemd::Liveness::default());
+    // Everything but the sessions is open now (each accept loop adds its spare).
+    let max_clients = clients_covered(max_clients, listeners.len());
+    let limits = Limits::new(max_clients, max_per_ip);
     let mut acceptors = Vec::new();
     let mut serving = Vec::new();
     for (listener, bound, origin) in listeners {
@@ -290,6 +294,7 @@ fn bind_listeners(config: &Config) -> Result<Vec<(TcpListener, SocketAddr, Strin
 
 /// inetd/tcpsvd mode: one session on stdin/stdout, then exit.
 fn run_inetd(config: Config) -> Result<(), String> {
+    raise_descriptor_limit();
     let threads = config.data_threads.min(2);
     let settings = settings_then_privileges(config)?;
     // One session per process: two data threads are plenty (a transfer and a checksum).
@@ -300,6 +305,42 @@ fn run_inetd(config: Config) -> Result<(), String> {
     log::info!("{}: inetd session", conn.peer);
     crate::control::serve(conn, ctx);
     Ok(())
+}
+
+/// Raise the soft descriptor limit to the hard one (see `fdlimit`); a failure only costs
+/// sessions, so it is logged, not fatal.
+fn raise_descriptor_limit() {
+    match fdlimit::raise_to_hard() {
+        Ok((before, after)) if before < after => {
+            log::info!("file descriptor limit raised from {before} to {after}");
+        }
+        Ok(_) => {}
+        Err(e) => log::warn!("cannot raise the file descriptor limit: {e}"),
+    }
+}
+
+/// `max_clients`, lowered to the sessions the descriptor limit covers, so that a client past
+/// them gets 421 at once and every admitted session still has the descriptors for a
+/// transfer (rather than all sessions failing PASV and RETR once the table is full).
+fn clients_covered(max_clients: usize, listeners: usize) -> usize {
+    let Some(limit) = fdlimit::soft_limit() else {
+        return max_clients;
+    };
+    let in_use = fdlimit::open_count() + listeners as u64;
+    let covered = fdlimit::sessions_covered(limit, in_use);
+    if covered >= max_clients as u64 {
+        return max_clients;
+    }
+    // At least one: a server that admits nobody would look dead rather than starved.
+    let lowered = usize::try_from(covered).unwrap_or(usize::MAX).max(1);
+    log::warn!(
+        "the file descriptor limit {limit} ({in_use} in use) covers {covered} sessions of \
+         {} descriptors: serving at most {lowered} clients, not max_clients = {max_clients}; \
+         raise the limit (ulimit -n) to at least {}",
+        fdlimit::SESSION_FDS,
+        fdlimit::needed(max_clients, listeners)
+    );
+    lowered
 }
 
 /// SIGHUP: load the config and users file again; keep the old ones if the new are broken

@@ -1,6 +1,6 @@
 //! One data transfer: the job a pool worker runs, its shared progress, copy loops, ASCII conversion.
 
-use crate::data_channel::{DataPolicy, DataSetup, OpenFailure};
+use crate::data_channel::{DataPolicy, DataSetup, OpenFailure, StallRule};
 use crate::error::FtpError;
 use crate::ratelimit::RateLimiter;
 use std::fs::File;
@@ -9,7 +9,7 @@ use std::net::{Shutdown, TcpStream};
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Uploads start writeback every this many bytes when they will fsync at the end.
 const WRITEBACK_STEP: usize = 8 * 1024 * 1024;
@@ -128,8 +128,10 @@ pub enum TransferOutcome {
     Complete(u64),
     /// Stopped by ABOR.
     Aborted(u64),
-    /// The client broke or stalled the data connection.
+    /// The client broke the data connection, or left it idle for `data_timeout`.
     ConnectionLost(u64),
+    /// The transfer moved less than the stall rule asks (`data_stall_bytes` per window).
+    Stalled(u64),
     /// The data connection could not be opened.
     CantOpen,
     /// A local read/write/fsync error (disk full, I/O error...).
@@ -207,7 +209,7 @@ impl TransferJob {
             Err(OpenFailure::Failed) => TransferOutcome::CantOpen,
             Ok(stream) => {
                 let attached = progress.attach(&stream);
-                let mut throttle = Throttle::new(self.policy.rate);
+                let mut throttle = Throttle::new(self.policy.rate, self.policy.stall);
                 let result = copy(self.payload, &stream, &progress, &mut throttle, buf);
                 drop(attached);
                 // Closing sends the FIN after the queued data; no shutdown call needed.
@@ -216,6 +218,12 @@ impl TransferJob {
                 match result {
                     _ if progress.is_aborted() => TransferOutcome::Aborted(moved),
                     Ok(()) => TransferOutcome::Complete(moved),
+                    Err(CopyError::Stalled) => TransferOutcome::Stalled(moved),
+                    // A socket timeout (io_timeout) after a window of too little data is the
+                    // stall rule too, not a lost connection.
+                    Err(CopyError::Net) if throttle.stall.stalled(moved) => {
+                        TransferOutcome::Stalled(moved)
+                    }
                     Err(CopyError::Net) => TransferOutcome::ConnectionLost(moved),
                     Err(CopyError::Local(e)) => TransferOutcome::LocalError(e, moved),
                 }
@@ -229,20 +237,68 @@ impl TransferJob {
 enum CopyError {
     /// The data connection failed (reset, timeout, client gone).
     Net,
+    /// Less data than the stall rule asks moved in a window.
+    Stalled,
     /// The local file failed.
     Local(FtpError),
 }
 
-/// Per-session bandwidth cap: sizes the chunks and sleeps between them, in short slices so
-/// ABOR is still noticed.
+/// Pacing between the steps of a copy loop: the per-session bandwidth cap (sizes the chunks
+/// and sleeps between them, in short slices so ABOR is still noticed) and the stall rule.
 struct Throttle {
     limiter: Option<RateLimiter>,
+    stall: StallWatch,
+}
+
+/// Applies a [`StallRule`] over consecutive windows: when one has passed with fewer bytes than
+/// the rule asks, the transfer ends. Checked after each step, and each step is bounded by the
+/// socket's `io_timeout` (at most half a window): a transfer that stalls is ended within two
+/// and a half windows (the window it stalled in may have moved enough before).
+#[derive(Debug)]
+struct StallWatch {
+    rule: Option<StallRule>,
+    /// Start of the current window.
+    since: Instant,
+    /// Bytes moved when it started.
+    base: u64,
+}
+
+impl StallWatch {
+    fn new(rule: Option<StallRule>) -> StallWatch {
+        StallWatch {
+            rule,
+            since: Instant::now(),
+            base: 0,
+        }
+    }
+
+    /// Whether, with `moved` bytes in all, a whole window passed with too little; a window
+    /// that moved enough starts the next one.
+    fn stalled_at(&mut self, moved: u64, now: Instant) -> bool {
+        let Some(rule) = self.rule else {
+            return false;
+        };
+        if now.saturating_duration_since(self.since) < rule.window {
+            return false;
+        }
+        if moved.saturating_sub(self.base) < rule.bytes {
+            return true;
+        }
+        self.since = now;
+        self.base = moved;
+        false
+    }
+
+    fn stalled(&mut self, moved: u64) -> bool {
+        self.stalled_at(moved, Instant::now())
+    }
 }
 
 impl Throttle {
-    fn new(rate: u64) -> Throttle {
+    fn new(rate: u64, stall: Option<StallRule>) -> Throttle {
         Throttle {
             limiter: (rate > 0).then(|| RateLimiter::new(rate)),
+            stall: StallWatch::new(stall),
         }
     }
 
@@ -256,8 +312,12 @@ impl Throttle {
         }
     }
 
-    /// Account for `n` bytes moved; sleep as the rate requires; stop early on ABOR.
+    /// Account for `n` bytes moved; sleep as the rate requires; stop early on ABOR, or when
+    /// the stall rule is broken.
     fn after(&mut self, n: usize, progress: &Progress) -> Result<(), CopyError> {
+        if self.stall.stalled(progress.bytes()) {
+            return Err(CopyError::Stalled);
+        }
         let Some(l) = self.limiter.as_mut() else {
             return Ok(());
         };
@@ -341,7 +401,9 @@ fn checksum(
             Ok(0) => break,
             Ok(n) => n,
             Err(CopyError::Local(e)) => return TransferOutcome::LocalError(e, progress.bytes()),
-            Err(CopyError::Net) => return TransferOutcome::LocalError(FtpError::LocalError, 0),
+            Err(CopyError::Net | CopyError::Stalled) => {
+                return TransferOutcome::LocalError(FtpError::LocalError, 0)
+            }
         };
         hasher.update(&buf[..n]);
         progress.add(n as u64);
@@ -599,6 +661,29 @@ mod tests {
         let n = c.convert(b"ab\r", &mut out);
         assert_eq!(&out[..n], b"ab");
         assert_eq!(c.finish(), b"\r");
+    }
+
+    #[test]
+    fn stall_watch_ends_a_window_with_too_little() {
+        let rule = StallRule {
+            bytes: 1000,
+            window: Duration::from_secs(10),
+        };
+        let mut w = StallWatch::new(Some(rule));
+        let t0 = w.since;
+        let s = Duration::from_secs;
+        // Within the first window nothing is judged, however little moved.
+        assert!(!w.stalled_at(0, t0 + s(9)));
+        // A window that moved enough starts the next one from there.
+        assert!(!w.stalled_at(5000, t0 + s(10)));
+        assert!(!w.stalled_at(5500, t0 + s(19)));
+        // The second window moved 999 bytes: a stall.
+        assert!(w.stalled_at(5999, t0 + s(20)));
+        // Exactly the minimum is enough.
+        assert!(!w.stalled_at(6000, t0 + s(20)));
+        // No rule: never a stall.
+        let mut off = StallWatch::new(None);
+        assert!(!off.stalled_at(0, off.since + s(1_000_000)));
     }
 
     #[test]

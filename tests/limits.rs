@@ -6,7 +6,7 @@ mod common;
 
 use common::*;
 use std::fs;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -293,4 +293,264 @@ fn saturated_data_pool_answers_425_after_pool_wait() {
     drop(a_data);
     assert_eq!(a.read_reply().0, 226);
     assert!(b.retr("medium") == medium, "medium differs");
+}
+
+/// Log lines after `mark` that contain `needle`. The log arrives through a pipe: waits
+/// (bounded) for the first such line before counting.
+fn log_lines_after(srv: &Server, mark: usize, needle: &str) -> Vec<String> {
+    srv.wait_for_log_after(mark, Duration::from_secs(10), |l| l.contains(needle));
+    srv.logs()
+        .lines()
+        .skip(mark)
+        .filter(|l| l.contains(needle))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Issue 10 (5): with `ulimit -n` too low for max_clients, clients past what it covers were
+/// accepted and dropped (or left waiting) with no reply, and the log filled up.
+#[test]
+fn regression_descriptor_limit_below_max_clients_answers_421_and_sessions_keep_working() {
+    let srv = Server::builder()
+        .nofile_limit(64)
+        .opt("max_clients", 64)
+        .start();
+    assert!(
+        srv.wait_for_log(Duration::from_secs(5), |l| l.contains("serving at most")),
+        "no warning that the limit covers fewer clients:\n{}",
+        srv.logs()
+    );
+    // Over 64 KiB: a transfer that needs a data thread and every descriptor of a session.
+    let medium = pattern(1 << 20, 21);
+    fs::write(srv.root().join("medium"), &medium).unwrap();
+    let mut a = srv.anon();
+    a.expect("TYPE I", 200);
+    let mark = srv.log_mark();
+    let (mut held, mut refused) = (Vec::new(), 0);
+    for i in 0..40 {
+        let mut c = FtpClient::connect_any(srv.addr);
+        match c.greeting.code {
+            220 => held.push(c),
+            421 => {
+                refused += 1;
+                assert_closed_politely(&mut c, &format!("client {i}"), Duration::from_secs(10));
+            }
+            _ => panic!("client {i}: {}", c.greeting.text()),
+        }
+    }
+    assert!(
+        refused >= 30,
+        "{refused} of 40 refused, {} admitted",
+        held.len()
+    );
+    // Every admitted session can still do a whole transfer, the first one included.
+    assert_eq!(a.retr("medium"), medium);
+    assert!(lossy(&a.nlst("")).contains("medium"));
+    for (i, c) in held.iter_mut().enumerate() {
+        c.login("anonymous", "x@y");
+        c.expect("TYPE I", 200);
+        assert!(c.retr("medium") == medium, "admitted client {i}");
+    }
+    let lines = log_lines_after(&srv, mark, "refused");
+    assert!(
+        !lines.is_empty() && lines.len() <= 3,
+        "{refused} refusals logged as {} lines:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+}
+
+/// Issue 10 (5): when accept(2) itself fails with EMFILE, the spare descriptor still lets the
+/// server answer 421; a session at the limit gets 425/451 replies, and the log stays short.
+#[test]
+fn regression_out_of_descriptors_accept_still_answers_421() {
+    let srv = Server::builder().nofile_limit(256).start();
+    fs::write(srv.root().join("f"), b"data").unwrap();
+    let mut a = srv.anon();
+    a.expect("TYPE I", 200);
+    // The server's lowest free descriptor becomes its limit: no descriptor is left.
+    let pid = srv.pid();
+    let fds = open_fds(pid);
+    let lowest_free = (0u64..).find(|n| !fds.contains(n)).unwrap();
+    set_nofile_of(pid, lowest_free, 256);
+    let mark = srv.log_mark();
+    for i in 0..20 {
+        let mut c = FtpClient::connect_any(srv.addr);
+        assert_eq!(c.greeting.code, 421, "client {i}: {}", c.greeting.text());
+        assert_closed_politely(&mut c, &format!("client {i}"), Duration::from_secs(10));
+    }
+    // The client sees the close before the server takes its spare again: wait for that.
+    let full = poll_until(Duration::from_secs(10), || {
+        let open = open_fds(pid);
+        (0..lowest_free).all(|n| open.contains(&n))
+    });
+    assert!(full, "the spare descriptor was not taken again");
+    // Inside a session: replies, not a dropped connection.
+    let (code, text) = a.cmd("PASV");
+    assert_eq!(code, 425, "PASV without a descriptor: {text}");
+    let _port = a.port();
+    let (code, text) = a.cmd("RETR f");
+    assert_eq!(code, 451, "RETR without a descriptor: {text}");
+    a.expect("NOOP", 200);
+    let lines = log_lines_after(&srv, mark, "accept failed");
+    assert!(
+        !lines.is_empty() && lines.len() <= 2,
+        "20 failed accepts logged as {} lines:\n{}",
+        lines.len(),
+        lines.join("\n")
+    );
+    // Descriptors back: everything works again.
+    set_nofile_of(pid, 256, 256);
+    assert_eq!(a.retr("f"), b"data");
+    let mut b = srv.anon();
+    assert_eq!(b.retr("f"), b"data");
+}
+
+/// Issue 10 (5): `-t` warns when the descriptor limit cannot cover max_clients (and still
+/// passes: the server runs, serving fewer clients).
+#[test]
+fn regression_test_config_warns_when_the_descriptor_limit_is_too_low() {
+    let dir = TempDir::new("t-nofile");
+    let check = |limit: u64| {
+        let mut cmd = server_command();
+        cmd.args(["-t", "-A", "-r"])
+            .arg(dir.path())
+            .args(["-o", "max_clients=64"]);
+        limit_nofile(&mut cmd, limit);
+        let out = cmd.output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let low = check(64);
+    assert!(
+        low.contains("warning") && low.contains("max_clients = 64"),
+        "{low}"
+    );
+    let enough = check(4096);
+    assert!(!enough.contains("warning"), "{enough}");
+}
+
+/// Issue 10 (6): eight slow readers from one address took all eight data threads, and every
+/// other client got 425 after pool_wait. Now one address runs at most max_transfers_per_ip
+/// (default 4) and the others get 425 at once.
+#[test]
+fn regression_one_address_cannot_hold_the_whole_data_pool() {
+    let srv = Server::builder().opt("pool_wait", 2).start();
+    let big = 48u64 << 20;
+    write_pattern_file(&srv.root().join("big"), big, 31);
+    let medium = pattern(1 << 20, 32);
+    fs::write(srv.root().join("medium"), &medium).unwrap();
+    let slow = Ipv4Addr::new(127, 0, 0, 2);
+    let mut running = Vec::new();
+    for i in 0..8 {
+        let mut c = FtpClient::connect_from(slow, srv.addr);
+        c.login("anonymous", "x@y");
+        c.expect("TYPE I", 200);
+        let data = c.pasv();
+        let t = Instant::now();
+        let (code, text) = c.cmd("RETR big");
+        if i < 4 {
+            assert_eq!(code, 150, "slow reader {i}: {text}");
+            // Reads nothing more: the transfer keeps its worker.
+            running.push((c, data.stream()));
+        } else {
+            assert_eq!(code, 425, "slow reader {i} past the cap: {text}");
+            assert!(
+                t.elapsed() < Duration::from_millis(1500),
+                "{:?}",
+                t.elapsed()
+            );
+            c.expect("NOOP", 200);
+        }
+    }
+    // Another address still finds a data thread.
+    let mut other = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 3), srv.addr);
+    other.login("anonymous", "x@y");
+    other.expect("TYPE I", 200);
+    assert!(
+        other.retr("medium") == medium,
+        "the other address's download"
+    );
+    // A finished transfer frees its place for the same address.
+    let (mut c, mut data) = running.pop().unwrap();
+    let (_, n) = crc_reader(&mut data).unwrap();
+    assert_eq!(n, big);
+    drop(data);
+    assert_eq!(c.read_reply().0, 226);
+    assert!(
+        c.retr("medium") == medium,
+        "the slow address after one finished"
+    );
+}
+
+/// Issue 10 (6): a client that reads a little now and then kept a download (and its worker)
+/// alive far past data_timeout. The stall rule ends it with 426; a trickled upload too.
+#[test]
+fn regression_trickle_reader_is_cut_by_the_stall_rule() {
+    let window = Duration::from_secs(2);
+    let srv = Server::builder()
+        .opt("data_stall_window", window.as_secs())
+        .opt("data_stall_bytes", 1 << 20)
+        .opt("data_timeout", 60)
+        .user(ALICE)
+        .start();
+    write_pattern_file(&srv.root().join("big"), 48 << 20, 41);
+    let fast = pattern(4 << 20, 42);
+    fs::write(srv.root().join("fast"), &fast).unwrap();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+
+    // Download: 4 KiB every 100 ms (~40 KiB/s, far below 1 MiB per 2 s).
+    let (mut data, _) = c.start_transfer(b"RETR big", DataMode::Pasv);
+    let t = Instant::now();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let stop_reading = std::sync::Arc::clone(&stop);
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        // Stops when told: megabytes wait in the socket buffer before the server's close.
+        for _ in 0..600 {
+            if stop_reading.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
+            match data.read(&mut buf) {
+                Ok(0) | Err(_) => return,
+                Ok(_) => std::thread::sleep(Duration::from_millis(100)),
+            }
+        }
+    });
+    let (code, text) = c.read_reply();
+    let took = t.elapsed();
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    reader.join().unwrap();
+    assert_eq!(code, 426, "trickled download: {text}");
+    assert!(
+        took >= window - Duration::from_millis(100),
+        "cut after {took:?}"
+    );
+    assert!(took < Duration::from_secs(20), "cut only after {took:?}");
+
+    // Upload: 100 bytes every 100 ms.
+    let (mut data, _) = c.start_transfer(b"STOR trickle", DataMode::Pasv);
+    let t = Instant::now();
+    let writer = std::thread::spawn(move || {
+        for _ in 0..600 {
+            if data.write_all(&[b'x'; 100]).is_err() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let (code, text) = c.read_reply();
+    let took = t.elapsed();
+    assert_eq!(code, 426, "trickled upload: {text}");
+    assert!(
+        took >= window - Duration::from_millis(100),
+        "cut after {took:?}"
+    );
+    assert!(took < Duration::from_secs(20), "cut only after {took:?}");
+    writer.join().unwrap();
+
+    // A client that reads at full speed is not touched by the rule.
+    c.expect("NOOP", 200);
+    assert!(c.retr("fast") == fast, "a fast download");
 }

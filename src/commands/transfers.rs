@@ -472,6 +472,7 @@ fn log_transfer(
         TransferOutcome::Complete(n) => (n, true),
         TransferOutcome::Aborted(n)
         | TransferOutcome::ConnectionLost(n)
+        | TransferOutcome::Stalled(n)
         | TransferOutcome::LocalError(_, n) => (n, false),
         TransferOutcome::CantOpen | TransferOutcome::Hashed(..) => return,
     };

@@ -222,6 +222,11 @@ impl ServerBuilder {
         self
     }
 
+    /// Start the server with RLIMIT_NOFILE soft = hard = `n` (as `ulimit -n n` would).
+    pub fn nofile_limit(self, n: u64) -> Self {
+        self.rlimit(nix::libc::RLIMIT_NOFILE, n)
+    }
+
     pub fn start(self) -> Server {
         let root = self.root();
         let mut args: Vec<String> = ["-f", "-l", "127.0.0.1", "-p", "0", "-A", "-r"]
@@ -400,6 +405,11 @@ impl Server {
         }
     }
 
+    /// The server's process id.
+    pub fn pid(&self) -> i32 {
+        i32::try_from(self.child.id()).unwrap()
+    }
+
     /// True while the child has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
@@ -535,6 +545,31 @@ pub fn server_command() -> Command {
         }
         None => Command::new(server_bin()),
     }
+}
+
+/// Have `cmd` start with RLIMIT_NOFILE soft = hard = `n`.
+pub fn limit_nofile(cmd: &mut Command, n: u64) {
+    set_rlimits(cmd, &[(nix::libc::RLIMIT_NOFILE, n)]);
+}
+
+/// Set a running process's RLIMIT_NOFILE (prlimit(2); same user, no privilege needed).
+pub fn set_nofile_of(pid: i32, soft: u64, hard: u64) {
+    let limit = nix::libc::rlimit {
+        rlim_cur: soft as nix::libc::rlim_t,
+        rlim_max: hard as nix::libc::rlim_t,
+    };
+    // SAFETY: `limit` outlives the call; the old value is not asked for (null).
+    let rc =
+        unsafe { nix::libc::prlimit(pid, nix::libc::RLIMIT_NOFILE, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit {pid}: {}", io::Error::last_os_error());
+}
+
+/// The descriptor numbers a process holds, from /proc.
+pub fn open_fds(pid: i32) -> std::collections::BTreeSet<u64> {
+    fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect()
 }
 
 /// A child process, killed by pid and reaped on drop; stderr (and stdout when captured) are
@@ -804,6 +839,11 @@ impl FtpClient {
         c
     }
 
+    /// The address this client connected from.
+    pub fn local_ip(&self) -> std::net::IpAddr {
+        self.writer.local_addr().unwrap().ip()
+    }
+
     /// The control socket (for OOB data, timeouts).
     pub fn socket(&self) -> &TcpStream {
         &self.writer
@@ -976,13 +1016,14 @@ impl FtpClient {
     pub fn pasv(&mut self) -> DataConn {
         let text = self.expect("PASV", 227);
         let addr = parse_227(&text).unwrap_or_else(|| panic!("cannot parse 227: {text}"));
-        DataConn::Connected(connect_data(addr))
+        DataConn::Connected(connect_data(addr, self.local_ip()))
     }
 
     pub fn epsv(&mut self) -> DataConn {
         let text = self.expect("EPSV", 229);
         let port = parse_229(&text).unwrap_or_else(|| panic!("cannot parse 229: {text}"));
-        DataConn::Connected(connect_data(SocketAddr::new(self.peer.ip(), port)))
+        let addr = SocketAddr::new(self.peer.ip(), port);
+        DataConn::Connected(connect_data(addr, self.local_ip()))
     }
 
     pub fn port(&mut self) -> DataConn {
@@ -1084,9 +1125,15 @@ impl FtpClient {
     }
 }
 
-fn connect_data(addr: SocketAddr) -> TcpStream {
-    let s = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
-        .unwrap_or_else(|e| panic!("data connect {addr}: {e}"));
+/// Connects to a passive port from `local` (the control connection's address, as real clients
+/// do: the server refuses data connections from another host).
+fn connect_data(addr: SocketAddr, local: std::net::IpAddr) -> TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let sock = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    sock.bind(&SocketAddr::new(local, 0).into()).unwrap();
+    sock.connect_timeout(&addr.into(), IO_TIMEOUT)
+        .unwrap_or_else(|e| panic!("data connect {addr} from {local}: {e}"));
+    let s: TcpStream = sock.into();
     s.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     s.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     s
