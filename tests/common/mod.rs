@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 mod checks;
+pub mod clients;
 mod site;
 
 // Not every test file uses every helper.
