@@ -40,8 +40,9 @@
 //! - data connections and their security checks (PORT bounce, PASV peer) are in
 //!   [`data_channel`]; the worker pool in [`data_pool`]; the copy loops in [`transfer`];
 //!   small downloads that skip the pool in [`inline_send`];
-//! - RFC 959's other types, structures and modes (EBCDIC, ASA carriage control, STRU R,
-//!   MODE B and C with restart markers) are pure codecs over caller-owned buffers in [`codec`];
+//! - RFC 959's types, structures and modes (ASCII's CRLF, EBCDIC, ASA carriage control,
+//!   STRU R, MODE B and C with restart markers) are pure codecs over caller-owned buffers in
+//!   [`codec`];
 //! - logins in [`auth`] (crypt(3) hashes, the only `unsafe` is in [`ffi`]); settings in
 //!   [`config`] and [`cli`]; `--hash-password` in [`hash_password`];
 //! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],

@@ -1,5 +1,9 @@
-//! One data transfer: the job a pool worker runs, its shared progress, copy loops, ASCII conversion.
+//! One data transfer: the job a pool worker runs, its shared progress, and the copy loops.
+//!
+//! TYPE A's LF <-> CRLF conversion they apply lives with the other RFC 959 codecs in
+//! [`crate::codec::ascii`].
 
+use crate::codec::ascii::{lf_to_crlf, CrlfToLf};
 use crate::data_channel::{DataPolicy, DataSetup, OpenFailure, StallRule};
 use crate::error::FtpError;
 use crate::ratelimit::RateLimiter;
@@ -562,106 +566,9 @@ fn receive(
     Ok(())
 }
 
-/// Convert LF to CRLF; `out` must hold `2 * input.len()` bytes. Returns bytes written.
-pub fn lf_to_crlf(input: &[u8], out: &mut [u8]) -> usize {
-    let mut j = 0;
-    for &b in input {
-        if b == b'\n' {
-            out[j] = b'\r';
-            j += 1;
-        }
-        out[j] = b;
-        j += 1;
-    }
-    j
-}
-
-/// Streaming CRLF -> LF conversion that survives a CR at the end of one read.
-#[derive(Debug, Default)]
-pub struct CrlfToLf {
-    pending_cr: bool,
-}
-
-impl CrlfToLf {
-    /// Convert `input` into `out` (at least `input.len() + 1` bytes). Returns bytes written.
-    pub fn convert(&mut self, input: &[u8], out: &mut [u8]) -> usize {
-        let mut j = 0;
-        for &b in input {
-            if self.pending_cr {
-                self.pending_cr = false;
-                if b != b'\n' {
-                    // A lone CR is data, keep it.
-                    out[j] = b'\r';
-                    j += 1;
-                }
-            }
-            if b == b'\r' {
-                self.pending_cr = true;
-            } else {
-                out[j] = b;
-                j += 1;
-            }
-        }
-        j
-    }
-
-    /// Bytes still held back (a trailing CR) when the input ended.
-    pub fn finish(&mut self) -> &'static [u8] {
-        if std::mem::take(&mut self.pending_cr) {
-            b"\r"
-        } else {
-            b""
-        }
-    }
-}
-
-/// The size a file will have on the wire in ASCII type (LF counted twice).
-pub fn ascii_size(file: &mut File, buf: &mut [u8]) -> io::Result<u64> {
-    let mut total = 0u64;
-    loop {
-        let n = match file.read(buf) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        let lf = buf[..n].iter().filter(|&&b| b == b'\n').count();
-        total += (n + lf) as u64;
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn lf_becomes_crlf() {
-        let mut out = [0u8; 32];
-        let n = lf_to_crlf(b"a\nb\r\n\n", &mut out);
-        assert_eq!(&out[..n], b"a\r\nb\r\r\n\r\n");
-    }
-
-    #[test]
-    fn crlf_becomes_lf_across_reads() {
-        let mut c = CrlfToLf::default();
-        let mut out = [0u8; 32];
-        let mut got = Vec::new();
-        for piece in [&b"a\r"[..], b"\nb\r", b"x\r", b"\r\n"] {
-            let n = c.convert(piece, &mut out);
-            got.extend_from_slice(&out[..n]);
-        }
-        got.extend_from_slice(c.finish());
-        assert_eq!(got, b"a\nb\rx\r\n");
-    }
-
-    #[test]
-    fn trailing_cr_is_kept() {
-        let mut c = CrlfToLf::default();
-        let mut out = [0u8; 8];
-        let n = c.convert(b"ab\r", &mut out);
-        assert_eq!(&out[..n], b"ab");
-        assert_eq!(c.finish(), b"\r");
-    }
 
     #[test]
     fn stall_watch_ends_a_window_with_too_little() {

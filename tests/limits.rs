@@ -1,6 +1,6 @@
 //! Limits and hardening: connection caps (421 while existing sessions keep working), failed
-//! logins (delay, 530, close after max_login_failures), timeouts, listing size, data pool
-//! saturation, and secrets that never reach the log.
+//! logins (delay, 530, close after max_login_failures) and bans, idle and login timeouts,
+//! listing size, data pool saturation, rate limits, and secrets that never reach the log.
 
 mod common;
 
@@ -166,33 +166,6 @@ fn passwords_never_reach_the_log() {
         assert!(!logs.contains(pw), "password {pw:?} in the log:\n{logs}");
     }
     assert!(!logs.contains(ALICE.hash), "hash in the log:\n{logs}");
-}
-
-#[test]
-fn idle_and_login_timeouts_close_the_session() {
-    let srv = Server::builder()
-        .opt("idle_timeout", 1)
-        .opt("login_timeout", 1)
-        .start();
-    // Not logged in: login_timeout.
-    let mut c = srv.connect();
-    let t = Instant::now();
-    assert_closed_politely(&mut c, "login timeout", Duration::from_secs(15));
-    assert!(
-        t.elapsed() >= Duration::from_millis(900),
-        "closed too early: {:?}",
-        t.elapsed()
-    );
-    // Logged in and idle: idle_timeout.
-    let mut c = srv.anon();
-    let t = Instant::now();
-    assert_closed_politely(&mut c, "idle timeout", Duration::from_secs(15));
-    assert!(
-        t.elapsed() >= Duration::from_millis(900),
-        "closed too early: {:?}",
-        t.elapsed()
-    );
-    srv.anon().expect("NOOP", 200);
 }
 
 #[test]
@@ -553,4 +526,204 @@ fn regression_trickle_reader_is_cut_by_the_stall_rule() {
     // A client that reads at full speed is not touched by the rule.
     c.expect("NOOP", 200);
     assert!(c.retr("fast") == fast, "a fast download");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Limits
+
+#[test]
+fn max_clients_gives_421_while_a_session_keeps_working() {
+    let srv = Server::builder().user(ALICE).opt("max_clients", 2).start();
+    fs::write(srv.root().join("f"), b"limit").unwrap();
+    let mut c1 = srv.login(ALICE);
+    let _c2 = srv.connect();
+    let mut c3 = FtpClient::connect_any(srv.addr);
+    refused_with_421(&mut c3, "third client");
+    c1.expect("NOOP", 200);
+    assert_bytes(&c1.retr("f"), b"limit", "content");
+}
+
+#[test]
+fn max_per_ip_refuses_only_the_full_address() {
+    let srv = Server::builder()
+        .opt("max_per_ip", 1)
+        .opt("max_clients", 10)
+        .start();
+    let mut a = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 1), srv.addr);
+    assert_eq!(a.greeting.code, 220);
+    a.login("anonymous", "a@x");
+    let mut again = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 1), srv.addr);
+    refused_with_421(&mut again, "second from 127.0.0.1");
+    let mut other = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 2), srv.addr);
+    assert_eq!(
+        other.greeting.code,
+        220,
+        "127.0.0.2: {}",
+        other.greeting.text()
+    );
+    other.login("anonymous", "b@x");
+    a.expect("NOOP", 200);
+    assert!(a.list("").is_empty());
+}
+
+#[test]
+fn idle_timeout_closes_with_421_timeout() {
+    let srv = Server::builder().opt("idle_timeout", 2).start();
+    let mut c = srv.anon();
+    c.expect("NOOP", 200);
+    let t = Instant::now();
+    let seen = closed_with_421(&mut c, "idle session", Duration::from_secs(20));
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "closed after {:?}",
+        t.elapsed()
+    );
+    assert!(seen[0].text().contains("Timeout"), "{}", seen[0].text());
+}
+
+#[test]
+fn login_timeout_closes_a_session_that_never_logs_in() {
+    let srv = Server::builder().opt("login_timeout", 2).start();
+    let mut c = srv.connect();
+    let t = Instant::now();
+    c.expect("USER anonymous", 331);
+    closed_with_421(&mut c, "no login", Duration::from_secs(20));
+    assert!(
+        t.elapsed() >= Duration::from_millis(1900),
+        "closed after {:?}",
+        t.elapsed()
+    );
+    // Logged in in time: kept past the login timeout.
+    let mut c = srv.anon();
+    let t = Instant::now();
+    poll_until(Duration::from_secs(3), || {
+        t.elapsed() > Duration::from_millis(2500)
+    });
+    c.expect("NOOP", 200);
+}
+
+#[test]
+fn login_timeout_is_not_stretched_by_a_trickle_of_bytes() {
+    // Each byte ends one blocking read; the deadline is the login's, not the last byte's.
+    let srv = Server::builder().opt("login_timeout", 2).start();
+    let mut c = srv.connect();
+    let mut writer = c.socket().try_clone().unwrap();
+    let t = Instant::now();
+    let trickle = std::thread::spawn(move || {
+        // At most 40 bytes over 10 s, never a whole line; stops when the server is gone.
+        for _ in 0..40 {
+            if writer.write_all(b"N").is_err() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    });
+    closed_with_421(&mut c, "trickling client", Duration::from_secs(20));
+    let took = t.elapsed();
+    trickle.join().unwrap();
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+        "closed after {took:?}"
+    );
+}
+
+#[test]
+fn max_login_failures_closes_the_connection() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("max_login_failures", 2)
+        .start();
+    let mut c = srv.connect();
+    c.expect("USER alice", 331);
+    c.expect("PASS wrong-1", 530);
+    c.expect("USER alice", 331);
+    c.send("PASS wrong-2");
+    let (code, text) = c.read_reply();
+    assert_eq!(code, 530, "{text}");
+    closed_with_421(&mut c, "second failure", Duration::from_secs(10));
+    srv.login(ALICE).expect("NOOP", 200);
+}
+
+#[test]
+fn ban_refuses_an_address_after_failed_logins_and_not_others() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("ban_after", 3)
+        .opt("ban_window", 60)
+        .opt("ban_time", 60)
+        .opt("max_login_failures", 10)
+        .start();
+    let bad = Ipv4Addr::new(127, 0, 0, 4);
+    let mut c = FtpClient::connect_from(bad, srv.addr);
+    for i in 1..=2 {
+        c.expect("USER alice", 331);
+        let (code, text) = c.cmd(&format!("PASS wrong-{i}"));
+        assert_eq!(code, 530, "failure {i}: {text}");
+    }
+    drop(c);
+    let mut c = FtpClient::connect_from(bad, srv.addr);
+    assert_eq!(
+        c.greeting.code,
+        220,
+        "not banned yet after 2: {}",
+        c.greeting.text()
+    );
+    c.expect("USER alice", 331);
+    c.send("PASS wrong-3");
+    let (code, text) = c.read_reply();
+    assert_eq!(code, 530, "third failure: {text}");
+    closed_with_421(&mut c, "the failure that bans", Duration::from_secs(10));
+
+    let mut banned = FtpClient::connect_from(bad, srv.addr);
+    refused_with_421(&mut banned, "banned 127.0.0.4");
+    // Even the right password is not reachable from the banned address, but others are fine.
+    let mut good = FtpClient::connect_from(Ipv4Addr::new(127, 0, 0, 1), srv.addr);
+    assert_eq!(good.greeting.code, 220, "{}", good.greeting.text());
+    good.login(ALICE.name, ALICE.password);
+    good.expect("NOOP", 200);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limits
+
+#[test]
+fn download_rate_limits_retr() {
+    let srv = Server::builder().opt("download_rate", 1_000_000).start();
+    let crc = write_pattern_file(&srv.root().join("f3"), 3_000_000, 7);
+    let mut c = srv.anon();
+    c.expect("TYPE I", 200);
+    let t = Instant::now();
+    let (mut data, _) = c.start_transfer(b"RETR f3", DataMode::Pasv);
+    let got = crc_reader(&mut data).unwrap();
+    drop(data);
+    assert_eq!(c.read_reply().0, 226);
+    let took = t.elapsed();
+    assert_eq!(got, (crc, 3_000_000));
+    assert!(
+        took >= Duration::from_millis(2500),
+        "3 MB at 1 MB/s took {took:?}"
+    );
+}
+
+#[test]
+fn upload_rate_limits_stor() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("upload_rate", 1_000_000)
+        .opt("fsync", "no")
+        .start();
+    let body = pattern(3_000_000, 8);
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE I", 200);
+    let t = Instant::now();
+    c.stor("up3", &body);
+    let took = t.elapsed();
+    assert_eq!(
+        crc_file(&srv.root().join("up3")),
+        (crc32fast::hash(&body), 3_000_000)
+    );
+    assert!(
+        took >= Duration::from_millis(2500),
+        "3 MB at 1 MB/s took {took:?}"
+    );
 }

@@ -34,8 +34,9 @@ fn abor_sent_wholly_as_urgent_data_is_answered() {
 
 // Fixed bugs whose named tests live beside their feature:
 // - an ABORted atomic upload was renamed over the target (the ABOR's own 226 was taken for the
-//   upload's): tests/device.rs `atomic_upload_aborted_keeps_the_old_file_and_a_complete_one_replaces_it`;
-// - `upload_rate` was not applied to STOR: tests/device.rs `upload_rate_limits_stor`.
+//   upload's): tests/upload_safety.rs
+//   `atomic_upload_aborted_keeps_the_old_file_and_a_complete_one_replaces_it`;
+// - `upload_rate` was not applied to STOR: tests/limits.rs `upload_rate_limits_stor`.
 
 /// With `pasv_ports` set, every transfer left its port in TIME_WAIT (the server closes the data
 /// connection first) and the passive listener was bound without SO_REUSEADDR, so the range ran

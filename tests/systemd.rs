@@ -36,10 +36,6 @@ fn have(tool: &str, test: &str) -> bool {
     found
 }
 
-fn s(p: &Path) -> String {
-    p.to_str().expect("utf-8 path").to_string()
-}
-
 /// A served root with one file and a users file with ALICE; returns the server arguments.
 fn site(base: &TempDir) -> Vec<String> {
     let root = base.join("root");
@@ -60,7 +56,7 @@ fn site(base: &TempDir) -> Vec<String> {
     [
         "-f",
         "-U",
-        &s(&users),
+        &path_str(&users),
         "-o",
         "login_fail_delay_ms=20",
         "-o",
@@ -255,7 +251,7 @@ struct NotifySocket {
 
 impl NotifySocket {
     fn at_path(path: &Path) -> NotifySocket {
-        NotifySocket::new(UnixDatagram::bind(path).expect("bind"), s(path))
+        NotifySocket::new(UnixDatagram::bind(path).expect("bind"), path_str(path))
     }
 
     fn abstract_name() -> NotifySocket {
@@ -459,10 +455,10 @@ fn shipped_units_pass_systemd_analyze_verify() {
         let text = shipped_unit(name);
         // The one change: verify checks that ExecStart's binary exists, and this machine has
         // the built one, not /usr/sbin/ferroftpd.
-        let text = text.replace("/usr/sbin/ferroftpd", &s(&bin));
+        let text = text.replace("/usr/sbin/ferroftpd", &path_str(&bin));
         if name.ends_with(".service") {
             assert!(
-                text.contains(&s(&bin)),
+                text.contains(&path_str(&bin)),
                 "ExecStart names /usr/sbin/ferroftpd"
             );
         }
@@ -511,12 +507,12 @@ fn shipped_units_agree_with_the_server() {
     let conf = base.join("ferroftpd.conf");
     std::fs::write(
         &conf,
-        format!("anonymous = yes\nroot = {}\n", s(base.path())),
+        format!("anonymous = yes\nroot = {}\n", path_str(base.path())),
     )
     .unwrap();
     let args: Vec<String> = exec
         .split_whitespace()
-        .map(|a| a.replace("/etc/ferroftpd.conf", &s(&conf)))
+        .map(|a| a.replace("/etc/ferroftpd.conf", &path_str(&conf)))
         .collect();
     let out = server_command()
         .args(&args)
@@ -569,7 +565,7 @@ fn hash_password_from_a_pipe_logs_in_and_openssl_agrees() {
     let root = base.join("root");
     std::fs::create_dir(&root).unwrap();
     let users = base.join("users");
-    std::fs::write(&users, format!("dave:{hash}:{}:ro\n", s(&root))).unwrap();
+    std::fs::write(&users, format!("dave:{hash}:{}:ro\n", path_str(&root))).unwrap();
     let args: Vec<String> = [
         "-f",
         "-l",
@@ -577,7 +573,7 @@ fn hash_password_from_a_pipe_logs_in_and_openssl_agrees() {
         "-p",
         "0",
         "-U",
-        &s(&users),
+        &path_str(&users),
         "-o",
         "login_fail_delay_ms=20",
     ]

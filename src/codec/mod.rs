@@ -1,6 +1,6 @@
 //! Pure codecs for RFC 959's representation types, structures and transmission modes.
 //!
-//! Nothing here touches a socket or a file: every codec works on caller-owned byte slices (a
+//! Nothing here opens a socket or a file: every codec works on caller-owned byte slices (a
 //! data worker owns one buffer and lends it), allocates nothing per call, and accepts its input
 //! in arbitrary pieces, so a header or an escape split across two `read`s decodes the same as
 //! one that arrived whole. Hostile input gives a [`DecodeError`], never a panic or an
@@ -9,6 +9,7 @@
 //! # One concern per file
 //! | file | what | RFC 959 |
 //! |---|---|---|
+//! | [`ascii`] | TYPE A: stored LF <-> wire CRLF, and a file's size on the wire | 3.1.1.1 |
 //! | [`ebcdic`] | TYPE E: byte tables stored text <-> IBM-037 or IBM-1047, LF <-> NL | 3.1.1.2 |
 //! | [`asa`] | format control C: ASA carriage control <-> Unix text, as POSIX `asa(1)` | 3.1.1.5.2 |
 //! | [`records`] | STRU R in stream mode (0xFF escapes), and lines -> records for any mode | 3.1.2.2, 3.4.1 |
@@ -57,6 +58,7 @@
 //!   block with EOF, `0x00 0x40`, `0xFF 0x02`): always correct, and costs 2-3 bytes.
 
 pub mod asa;
+pub mod ascii;
 pub mod block;
 pub mod compressed;
 pub mod ebcdic;

@@ -192,7 +192,7 @@ pub fn size(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
             }
             let (mut file, _) = jail.open_read(&path)?;
             let mut buf = vec![0u8; 64 * 1024];
-            crate::transfer::ascii_size(&mut file, &mut buf)?
+            crate::codec::ascii::ascii_size(&mut file, &mut buf)?
         }
     };
     Ok(Reply::new(ReplyCode::FileStatus, size.to_string()))

@@ -9,6 +9,16 @@
 //! (e.g. `qemu-arm-static -cpu arm926`), so timeouts are generous but always bounded.
 #![allow(dead_code)]
 
+mod checks;
+pub mod clients;
+mod site;
+
+// Not every test file uses every helper.
+#[allow(unused_imports)]
+pub use checks::*;
+#[allow(unused_imports)]
+pub use site::*;
+
 use std::collections::BTreeMap;
 use std::env;
 use std::ffi::OsStr;
