@@ -73,6 +73,7 @@ pub mod line_reader;
 pub mod listener;
 pub mod listing;
 pub mod messages;
+pub mod net;
 pub mod oldkernel;
 pub mod privilege;
 pub mod ratelimit;

@@ -4,7 +4,7 @@
 use crate::context::ServerContext;
 use std::collections::HashMap;
 use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -17,25 +17,6 @@ pub const CONTROL_STACK: usize = if cfg!(debug_assertions) {
 } else {
     128 * 1024
 };
-
-/// A non-blocking listening socket: SO_REUSEADDR (a restarted daemon, or a passive port whose
-/// last transfer is in TIME_WAIT, can listen again, also when the kernel picks the port; Linux
-/// still refuses a second listener on one port) and IPV6_V6ONLY (one socket per family, so
-/// `-l ::` and `-l 0.0.0.0` coexist). Accepted sockets are blocking (accept4 does not inherit
-/// O_NONBLOCK).
-pub fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-    // SOCK_NONBLOCK at creation (Linux 2.6.27) saves two fcntl calls per passive transfer.
-    let kind = Type::STREAM.nonblocking();
-    let socket = Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.bind(&SockAddr::from(addr))?;
-    socket.listen(backlog)?;
-    Ok(socket.into())
-}
 
 /// Counts of connections in total and per client address.
 pub struct Limits {
@@ -326,7 +307,7 @@ mod tests {
     #[test]
     fn spare_answers_a_pending_connection_with_421_and_is_taken_again() {
         use std::io::Read;
-        let listener = listen("127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let listener = crate::net::listen("127.0.0.1:0".parse().unwrap(), 8).unwrap();
         let mut spare = Spare::new(&listener);
         assert!(spare.fd.is_some());
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();

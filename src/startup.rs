@@ -13,6 +13,7 @@ use crate::fdlimit;
 use crate::jail::Jail;
 use crate::listener::{self, Limits};
 use crate::messages;
+use crate::net;
 use crate::privilege;
 use crate::system_users::SystemUsers;
 use crate::systemd;
@@ -284,8 +285,7 @@ fn bind_listeners(config: &Config) -> Result<Vec<(TcpListener, SocketAddr, Strin
     let mut listeners = Vec::new();
     for ip in &config.listen {
         let addr = SocketAddr::new(*ip, config.port);
-        let l =
-            listener::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let l = net::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = l.local_addr().map_err(|e| e.to_string())?;
         listeners.push((l, bound, String::new()));
     }
