@@ -35,7 +35,7 @@ pub type Reloader = Box<dyn Fn() -> Result<Config, String>>;
 /// xferlog, read the banner file. `chroot_root` is the process root after a chroot (paths
 /// under it are seen from inside).
 pub fn load_settings(config: Config, chroot_root: Option<&Path>) -> Result<Settings, String> {
-    let seen = |p: &Path| inside_chroot(p, chroot_root);
+    let seen = |p: &Path| privilege::inside_chroot(p, chroot_root);
     let anon_jail = match (&config.anonymous, &config.root) {
         (true, Some(root)) => Some(
             Jail::open(&seen(root))
@@ -83,14 +83,6 @@ pub fn load_settings(config: Config, chroot_root: Option<&Path>) -> Result<Setti
         banner_lines,
         chroot_root: chroot_root.map(Path::to_path_buf),
     })
-}
-
-/// How a path outside the process is seen after a chroot into `chroot_root`.
-pub fn inside_chroot(path: &Path, chroot_root: Option<&Path>) -> PathBuf {
-    match chroot_root.and_then(|r| path.strip_prefix(r).ok()) {
-        Some(rest) => Path::new("/").join(rest),
-        None => path.to_path_buf(),
-    }
 }
 
 /// The signals the main thread handles synchronously (blocked in every thread).

@@ -73,7 +73,7 @@ pub fn pass(ctl: &mut Control, pass: Password) -> Result<Reply, FtpError> {
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
             .and_then(Jail::try_clone)
     } else {
-        let home = crate::startup::inside_chroot(&account.home, settings.chroot_root.as_deref());
+        let home = privilege::inside_chroot(&account.home, settings.chroot_root.as_deref());
         Jail::open(&home)
     };
     let jail = match jail {
