@@ -56,6 +56,7 @@ pub mod codec;
 pub mod command;
 pub mod commands;
 pub mod config;
+pub mod connection;
 pub mod context;
 pub mod control;
 pub mod daemon;

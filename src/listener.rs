@@ -244,7 +244,7 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
             refuse(stream, "Too many connections, try again later.");
             continue;
         };
-        let conn = match crate::control::ControlConn::from_tcp(stream) {
+        let conn = match crate::connection::ControlConn::from_tcp(stream) {
             Ok(c) => c,
             Err((e, stream)) => {
                 // The session's second descriptor can fail like accept does: say so.
@@ -263,7 +263,7 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
                 let _slot = slot;
                 log::debug!("{peer}: connected");
                 // A bug in one session closes that connection only; the daemon lives on.
-                if catch_unwind(AssertUnwindSafe(|| crate::control::serve(conn, ctx))).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| crate::connection::serve(conn, ctx))).is_err() {
                     log::error!("{peer}: session panicked; connection closed");
                 }
             });

@@ -4,8 +4,8 @@
 use crate::auth::{Authenticator, UserDb};
 use crate::ban::Bans;
 use crate::config::Config;
+use crate::connection::{self, ControlConn};
 use crate::context::{ServerContext, Settings};
-use crate::control::ControlConn;
 use crate::daemon::{self, PidFile};
 use crate::data_channel;
 use crate::data_pool::DataPool;
@@ -295,7 +295,7 @@ fn run_inetd(config: Config) -> Result<(), String> {
     let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
     let conn = ControlConn::from_stdio().map_err(|e| format!("inetd: bad stdin/stdout: {e}"))?;
     log::info!("{}: inetd session", conn.peer);
-    crate::control::serve(conn, ctx);
+    connection::serve(conn, ctx);
     Ok(())
 }
 
