@@ -318,7 +318,13 @@ fn non_utf8_name_round_trip() {
 
 #[test]
 fn concurrent_downloads_and_uploads() {
-    let srv = Server::builder().user(ALICE).opt("data_threads", 4).start();
+    // Six clients from 127.0.0.1: the per-address cap (4) would refuse a fifth transfer at
+    // once with 425; this test is about the pool making them wait for a worker.
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("data_threads", 4)
+        .opt("max_transfers_per_ip", 0)
+        .start();
     let addr = srv.addr;
     let root = srv.root();
     for i in 0..6 {
