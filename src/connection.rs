@@ -19,8 +19,6 @@ use std::time::{Duration, Instant};
 
 /// Longest a reply may wait for the client to read (SO_SNDTIMEO on the control socket).
 const CONTROL_SEND_TIMEOUT: Duration = Duration::from_secs(120);
-/// The 421 text when the server stops.
-const SHUTDOWN_TEXT: &str = "Server shutting down. Closing control connection.";
 
 /// The two ends of a control connection: one socket, or inetd's stdin and stdout.
 pub struct ControlConn {
@@ -180,8 +178,7 @@ impl Connection {
 
     fn run(&mut self) {
         if self.ctl.ctx.shutdown.is_set() {
-            self.ctl
-                .send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+            self.ctl.send(&FtpError::ShuttingDown.to_reply());
             return;
         }
         let greeting = self.greeting();
@@ -197,8 +194,7 @@ impl Connection {
             self.handle_line(&line);
             if self.ctl.ctx.shutdown.is_set() && !self.ctl.session.quit {
                 // Shutdown arrived while this command ran (e.g. a transfer): close now.
-                self.ctl
-                    .send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+                self.ctl.send(&FtpError::ShuttingDown.to_reply());
                 break;
             }
         }
@@ -240,17 +236,13 @@ impl Connection {
             match self.ctl.reader().take_line() {
                 Some(LineEvent::Line(line)) => return Some(line),
                 Some(LineEvent::TooLong) => {
-                    self.ctl.send(&Reply::new(
-                        ReplyCode::SyntaxError,
-                        "Command line too long.",
-                    ));
+                    self.ctl.send(&FtpError::LineTooLong.to_reply());
                     return None;
                 }
                 Some(LineEvent::Eof) => {
                     if self.ctl.ctx.shutdown.is_set() {
                         // The shutdown signal shut the socket for reading to wake us.
-                        self.ctl
-                            .send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+                        self.ctl.send(&FtpError::ShuttingDown.to_reply());
                     }
                     return None;
                 }
@@ -264,15 +256,11 @@ impl Connection {
                 Wake::Readable => {}
                 Wake::Timeout => {
                     log::info!("{}: timeout, closing", self.ctl.session.peer);
-                    self.ctl.send(&Reply::new(
-                        ReplyCode::ServiceNotAvailable,
-                        "Timeout. Closing control connection.",
-                    ));
+                    self.ctl.send(&FtpError::IdleTimeout.to_reply());
                     return None;
                 }
                 Wake::Shutdown => {
-                    self.ctl
-                        .send(&Reply::new(ReplyCode::ServiceNotAvailable, SHUTDOWN_TEXT));
+                    self.ctl.send(&FtpError::ShuttingDown.to_reply());
                     return None;
                 }
                 Wake::Failed => return None,

@@ -5,12 +5,12 @@
 use crate::command::{self, Command};
 use crate::context::{ServerContext, Settings};
 use crate::data_channel::{DataPolicy, DataSetup, StallRule};
-use crate::error::FtpError;
+use crate::error::{FtpError, TransferOutcome};
 use crate::inline_send::{self, Inline};
 use crate::line_reader::{LineEvent, LineReader};
 use crate::reply::{Reply, ReplyCode};
 use crate::session::Session;
-use crate::transfer::{Payload, TransferHandle, TransferJob, TransferOutcome};
+use crate::transfer::{Payload, TransferHandle, TransferJob};
 use std::collections::VecDeque;
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -208,7 +208,7 @@ impl Control {
             TransferOutcome::CantOpen | TransferOutcome::Hashed(..) => 0,
         };
         self.session.stats.data_bytes += moved;
-        let reply = outcome_reply(outcome);
+        let reply = outcome.to_reply();
         if aborted_by_client {
             // RFC 959 §4.1.3 ABOR: the transfer's reply first (426, or 226 if it had
             // finished anyway), then 226 for the ABOR itself.
@@ -317,10 +317,7 @@ impl Control {
                 false
             }
             _ => {
-                self.send(&Reply::new(
-                    ReplyCode::FileBusy,
-                    "Transfer in progress; command ignored.",
-                ));
+                self.send(&FtpError::TransferInProgress.to_reply());
                 false
             }
         }
@@ -341,27 +338,6 @@ fn stall_rule(bytes: u64, window: Duration, rate: u64) -> Option<StallRule> {
         bytes
     };
     Some(StallRule { bytes, window })
-}
-
-/// The final reply of a transfer.
-pub fn outcome_reply(outcome: TransferOutcome) -> Reply {
-    match outcome {
-        TransferOutcome::Complete(_) => Reply::new(ReplyCode::ClosingData, "Transfer complete."),
-        TransferOutcome::Aborted(_) => {
-            Reply::new(ReplyCode::TransferAborted, "Transfer aborted by ABOR.")
-        }
-        TransferOutcome::ConnectionLost(_) => Reply::new(
-            ReplyCode::TransferAborted,
-            "Connection closed; transfer aborted.",
-        ),
-        TransferOutcome::Stalled(_) => Reply::new(
-            ReplyCode::TransferAborted,
-            "Data connection too slow; transfer aborted.",
-        ),
-        TransferOutcome::CantOpen => FtpError::CantOpenData.to_reply(),
-        TransferOutcome::LocalError(e, _) => e.to_reply(),
-        TransferOutcome::Hashed(crc, _) => Reply::new(ReplyCode::FileStatus, format!("{crc:08x}")),
-    }
 }
 
 /// Log a command at debug level with the PASS argument masked.

@@ -2,8 +2,8 @@
 //! small-stack thread per control connection, with panics contained to that connection.
 
 use crate::context::ServerContext;
+use crate::error::FtpError;
 use std::collections::HashMap;
-use std::io::Write;
 use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -79,14 +79,11 @@ impl Drop for Slot {
     }
 }
 
-/// Refuse a connection with 421 without blocking on a client that does not read.
-fn refuse(mut stream: TcpStream, text: &str) {
+/// Refuse a connection (421) without blocking on a client that does not read.
+fn refuse(mut stream: TcpStream, why: FtpError) {
     let _ = stream.set_nonblocking(true);
-    let _ = stream.write_all(format!("421 {text}\r\n").as_bytes());
+    let _ = why.to_reply().write_to(&mut stream);
 }
-
-/// The 421 text when the server is out of file descriptors (or another per-process resource).
-const NO_RESOURCES_TEXT: &str = "Server out of resources, try again later.";
 /// Shortest time between two warnings of one kind from an accept loop: a flood of refused
 /// or failed connections must not fill the log (or a router's small syslog buffer).
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -157,7 +154,7 @@ impl Spare {
         drop(fd);
         // The listener is non-blocking: a client that gave up meanwhile costs no wait.
         if let Ok((stream, _)) = listener.accept() {
-            refuse(stream, NO_RESOURCES_TEXT);
+            refuse(stream, FtpError::NoDescriptors);
         }
         // Another thread may take the slot first (then the next refusal tries again).
         *self = Spare::new(listener);
@@ -233,15 +230,12 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
         // SECURITY: an address that kept failing logins waits out its ban (RFC 2577 §4).
         if ctx.bans.is_banned(peer.ip()) {
             log::info!("{peer}: refused, address banned after failed logins");
-            refuse(
-                stream,
-                "Too many failed logins from your address; try later.",
-            );
+            refuse(stream, FtpError::AddressBanned);
             continue;
         }
         let Some(slot) = limits.admit(peer.ip()) else {
             full.log(format_args!("{peer}: refused, too many connections"));
-            refuse(stream, "Too many connections, try again later.");
+            refuse(stream, FtpError::TooManyConnections);
             continue;
         };
         let conn = match crate::connection::ControlConn::from_tcp(stream) {
@@ -250,7 +244,7 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
                 // The session's second descriptor can fail like accept does: say so.
                 failed.log(format_args!("{peer}: cannot start a session: {e}"));
                 if out_of_descriptors(&e) {
-                    refuse(stream, NO_RESOURCES_TEXT);
+                    refuse(stream, FtpError::NoDescriptors);
                 }
                 continue;
             }
@@ -329,7 +323,10 @@ mod tests {
         }
         client.set_nonblocking(false).unwrap();
         client.read_to_end(&mut answered).unwrap();
-        assert_eq!(answered, format!("421 {NO_RESOURCES_TEXT}\r\n").as_bytes());
+        assert_eq!(
+            answered,
+            b"421 Server out of resources, try again later.\r\n"
+        );
         // Nothing pending: the spare is given back and nothing blocks.
         assert!(spare.refuse_one(&listener));
         assert!(spare.fd.is_some());

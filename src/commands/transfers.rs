@@ -4,12 +4,12 @@
 use crate::command::{EpsvArg, TransferType};
 use crate::control::Control;
 use crate::data_channel::{self, DataSetup};
-use crate::error::FtpError;
+use crate::error::{FtpError, TransferOutcome};
 use crate::file_info::{DirEntry, FileKind};
 use crate::jail::{Existing, WriteMode};
 use crate::listing;
 use crate::reply::{Reply, ReplyCode};
-use crate::transfer::{Payload, TransferOutcome};
+use crate::transfer::Payload;
 use crate::vpath::VirtualPath;
 use crate::xferlog::{AccessMode, Direction, XferRecord};
 use std::io::Seek;
