@@ -305,13 +305,7 @@ impl Connection {
 
     fn handle_line(&mut self, line: &[u8]) {
         control::log_command(self.ctl.session.peer, line);
-        let result = command::parse(line).and_then(|cmd| {
-            if !self.ctl.session.logged_in() && !cmd.allowed_before_login() {
-                Err(FtpError::NotLoggedIn)
-            } else {
-                commands::dispatch(&mut self.ctl, cmd)
-            }
-        });
+        let result = command::parse(line).and_then(|cmd| commands::execute(&mut self.ctl, cmd));
         let reply = result.unwrap_or_else(FtpError::to_reply);
         self.ctl.send(&reply);
     }

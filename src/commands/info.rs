@@ -215,9 +215,7 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
             format!("Your current UMASK is {:03o}", ctl.session.umask),
         )),
         SiteCommand::Umask(Some(mask)) => {
-            // Setting the mask only matters for writing, and is refused like a write (issue
-            // 10); reading it (above) is not.
-            ctl.session.require_write()?;
+            // Refused to read-only accounts by the write gate (issue 10); reading it is not.
             ctl.session.umask = mask;
             Ok(Reply::new(
                 ReplyCode::CommandOk,

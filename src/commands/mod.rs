@@ -1,4 +1,5 @@
-//! Command handlers, grouped by concern; `dispatch` is the one table from `Command` to handler.
+//! Command handlers, grouped by concern; `execute` runs the session's gate and then the one
+//! table from `Command` to handler.
 //!
 //! - `login`: USER, PASS, ACCT, REIN, QUIT, HOST
 //! - `navigation`: PWD, CWD, CDUP
@@ -22,8 +23,15 @@ use crate::control::Control;
 use crate::error::FtpError;
 use crate::reply::Reply;
 
-/// Run one command (login already checked) and produce its final reply.
-pub fn dispatch(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
+/// Run one parsed command and produce its final reply: the session's gate first (login,
+/// write permission), then its handler. The only way to a handler.
+pub fn execute(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
+    ctl.session.gate(&cmd)?;
+    dispatch(ctl, cmd)
+}
+
+/// The table from command to handler.
+fn dispatch(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
     match cmd {
         Command::User(name) => login::user(ctl, name),
         Command::Pass(pass) => login::pass(ctl, pass),

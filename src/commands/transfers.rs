@@ -205,7 +205,6 @@ pub enum StoreKind {
 /// the file is refused (554) before the 150, the file untouched. Without REST, APPE writes at
 /// the end. Under deny_overwrite a resume must start exactly at the end (550 otherwise).
 pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
     require_data_setup(ctl)?;
     let offset = ctl.session.take_rest();
     let path = ctl.session.path(arg)?;
@@ -327,7 +326,6 @@ fn store_atomically(
 /// with a directory (`sub/name`) creates the file in that directory, and the 150 names it
 /// with the same directory part, so the client learns the path it can use.
 pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
     require_data_setup(ctl)?;
     ctl.session.rest = 0;
     let hint = hint.unwrap_or(b"ftp");
