@@ -166,6 +166,15 @@ impl Session {
         }
     }
 
+    /// Fail with 425 unless PASV/EPSV/PORT/EPRT set up the data connection (RFC 959 lists 425
+    /// for a transfer command with no usable data connection).
+    pub fn require_data_setup(&self) -> Result<(), FtpError> {
+        match self.data {
+            Some(_) => Ok(()),
+            None => Err(FtpError::CantOpenData),
+        }
+    }
+
     /// Take the pending REST offset (0 if none).
     pub fn take_rest(&mut self) -> u64 {
         std::mem::take(&mut self.rest)
