@@ -19,6 +19,8 @@ mod list;
 mod login;
 mod navigation;
 mod parameters;
+#[cfg(test)]
+mod tests;
 mod transfers;
 
 use crate::command::{Command, SiteCommand};
