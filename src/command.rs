@@ -168,6 +168,66 @@ impl Command {
                 | Command::Lang(_)
         )
     }
+
+    /// Whether this command changes the tree or how new files are made, so a read-only
+    /// account is refused it. Exhaustive on purpose: a new command must be classified here.
+    pub fn needs_write(&self) -> bool {
+        match self {
+            Command::Mkd(_)
+            | Command::Rmd(_)
+            | Command::Dele(_)
+            | Command::Rnfr(_)
+            | Command::Rnto(_)
+            | Command::Stor(_)
+            | Command::Stou(_)
+            | Command::Appe(_)
+            | Command::Mfmt(..) => true,
+            Command::Site(sub) => match sub {
+                SiteCommand::Chmod(..) | SiteCommand::Umask(Some(_)) => true,
+                SiteCommand::Help
+                | SiteCommand::Umask(None)
+                | SiteCommand::Idle(_)
+                | SiteCommand::Unknown(_) => false,
+            },
+            Command::User(_)
+            | Command::Pass(_)
+            | Command::Acct
+            | Command::Rein
+            | Command::Quit
+            | Command::Noop
+            | Command::Syst
+            | Command::Help(_)
+            | Command::Stat(_)
+            | Command::Pwd
+            | Command::Cwd(_)
+            | Command::Cdup
+            | Command::Type(_)
+            | Command::StruFile
+            | Command::ModeStream
+            | Command::Port(_)
+            | Command::Pasv
+            | Command::Epsv(_)
+            | Command::Eprt(_)
+            | Command::List(_)
+            | Command::Nlst(_)
+            | Command::Retr(_)
+            | Command::Rest(_)
+            | Command::Allo
+            | Command::Abor
+            | Command::Smnt
+            | Command::Feat
+            | Command::Opts(_)
+            | Command::Size(_)
+            | Command::Mdtm(_)
+            | Command::Mlst(_)
+            | Command::Mlsd(_)
+            | Command::Host(_)
+            | Command::Lang(_)
+            | Command::Hash(_)
+            | Command::Rang(..)
+            | Command::Xcrc(..) => false,
+        }
+    }
 }
 
 /// Split a line into its upper-cased verb and its argument (everything after one space).
@@ -479,6 +539,60 @@ fn parse_site(arg: &[u8]) -> Result<SiteCommand, FtpError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The write gate's classification (issue 11): exactly these change the tree or how new
+    /// files are made.
+    #[test]
+    fn write_commands() {
+        let writes: &[&[u8]] = &[
+            b"MKD d",
+            b"XMKD d",
+            b"RMD d",
+            b"XRMD d",
+            b"DELE f",
+            b"RNFR f",
+            b"RNTO g",
+            b"STOR f",
+            b"STOU",
+            b"APPE f",
+            b"MFMT 20200101000000 f",
+            b"SITE CHMOD 600 f",
+            b"SITE UMASK 022",
+        ];
+        for line in writes {
+            let cmd = parse(line).expect("parses");
+            assert!(cmd.needs_write(), "{}", String::from_utf8_lossy(line));
+        }
+        let reads: &[&[u8]] = &[
+            b"RETR f",
+            b"LIST",
+            b"NLST",
+            b"MLSD",
+            b"MLST f",
+            b"CWD d",
+            b"CDUP",
+            b"PWD",
+            b"SIZE f",
+            b"MDTM f",
+            b"STAT f",
+            b"SITE UMASK",
+            b"SITE IDLE 60",
+            b"SITE HELP",
+            b"HASH f",
+            b"XCRC f",
+            b"REST 5",
+            b"PASV",
+            b"EPSV",
+            b"TYPE I",
+            b"ALLO 5",
+            b"ABOR",
+            b"USER a",
+        ];
+        for line in reads {
+            let cmd = parse(line).expect("parses");
+            assert!(!cmd.needs_write(), "{}", String::from_utf8_lossy(line));
+        }
+    }
 
     fn ok(line: &[u8]) -> Command {
         parse(line).unwrap_or_else(|e| panic!("{:?} failed: {e:?}", String::from_utf8_lossy(line)))

@@ -210,7 +210,7 @@ fn default_ports() -> Option<&'static PortSpan> {
 
 fn listen_on(addr: SocketAddr) -> io::Result<TcpListener> {
     // One pending connection: the client's. The worker polls the (non-blocking) listener.
-    crate::listener::listen(addr, 1)
+    crate::net::listen(addr, 1)
 }
 
 /// A cheap, unpredictable-enough number for port choice (no RNG crate, no getrandom syscall).

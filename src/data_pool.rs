@@ -169,7 +169,8 @@ fn worker(shared: &Shared) {
 mod tests {
     use super::*;
     use crate::data_channel::{open_passive, DataPolicy, DataSetup};
-    use crate::transfer::{Payload, TransferOutcome};
+    use crate::error::TransferOutcome;
+    use crate::transfer::Payload;
     use std::io::Read;
     use std::net::TcpStream;
 

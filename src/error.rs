@@ -1,4 +1,5 @@
-//! `FtpError`, the closed set of failures, and the one table that turns each into a reply.
+//! `FtpError`, the closed set of failures, and `TransferOutcome`, how a transfer ended: the one
+//! table that turns each into a reply code and text.
 
 use crate::reply::{Reply, ReplyCode};
 use std::io;
@@ -55,6 +56,47 @@ pub enum FtpError {
     OutOfResources,
     /// Any other local I/O failure.
     LocalError,
+    /// SIZE in ASCII type of a file too large to scan for its wire size.
+    AsciiSizeUnavailable,
+    /// A SITE subcommand this server does not have.
+    UnknownSiteCommand,
+    /// Wrong name or password.
+    LoginIncorrect,
+    /// Too many failed logins on this connection, or the address is now banned: closing.
+    TooManyFailedLogins,
+    /// A command line longer than the limit: closing.
+    LineTooLong,
+    /// The idle or login timeout ran out: closing.
+    IdleTimeout,
+    /// The server is stopping: closing.
+    ShuttingDown,
+    /// A command other than ABOR, STAT or NOOP while a transfer runs, with no room to queue it.
+    TransferInProgress,
+    /// A new connection from an address banned after failed logins.
+    AddressBanned,
+    /// A new connection over `max_clients` or `max_per_ip`.
+    TooManyConnections,
+    /// A new connection when the process has no descriptor left for it.
+    NoDescriptors,
+}
+
+/// How a transfer ended; [`TransferOutcome::to_reply`] gives its final reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferOutcome {
+    /// All data moved and the data connection closed.
+    Complete(u64),
+    /// Stopped by ABOR.
+    Aborted(u64),
+    /// The client broke the data connection, or left it idle for `data_timeout`.
+    ConnectionLost(u64),
+    /// The transfer moved less than the stall rule asks (`data_stall_bytes` per window).
+    Stalled(u64),
+    /// The data connection could not be opened.
+    CantOpen,
+    /// A local read/write/fsync error (disk full, I/O error...).
+    LocalError(FtpError, u64),
+    /// A checksum job finished: the CRC32 and the bytes hashed.
+    Hashed(u32, u64),
 }
 
 impl FtpError {
@@ -110,6 +152,41 @@ impl FtpError {
                 "Server out of resources; try again later.",
             ),
             LocalError => (ReplyCode::LocalError, "Local error in processing."),
+            AsciiSizeUnavailable => (
+                ReplyCode::FileUnavailable,
+                "SIZE not available in ASCII mode for files over 16 MiB.",
+            ),
+            UnknownSiteCommand => (ReplyCode::SyntaxError, "Unknown SITE command."),
+            LoginIncorrect => (ReplyCode::NotLoggedIn, "Login incorrect."),
+            TooManyFailedLogins => (
+                ReplyCode::ServiceNotAvailable,
+                "Too many failed logins. Closing control connection.",
+            ),
+            LineTooLong => (ReplyCode::SyntaxError, "Command line too long."),
+            IdleTimeout => (
+                ReplyCode::ServiceNotAvailable,
+                "Timeout. Closing control connection.",
+            ),
+            ShuttingDown => (
+                ReplyCode::ServiceNotAvailable,
+                "Server shutting down. Closing control connection.",
+            ),
+            TransferInProgress => (
+                ReplyCode::FileBusy,
+                "Transfer in progress; command ignored.",
+            ),
+            AddressBanned => (
+                ReplyCode::ServiceNotAvailable,
+                "Too many failed logins from your address; try later.",
+            ),
+            TooManyConnections => (
+                ReplyCode::ServiceNotAvailable,
+                "Too many connections, try again later.",
+            ),
+            NoDescriptors => (
+                ReplyCode::ServiceNotAvailable,
+                "Server out of resources, try again later.",
+            ),
         };
         Reply::new(code, text)
     }
@@ -132,6 +209,33 @@ impl FtpError {
             // Not the client's fault and not permanent: 451, "try again" (issue 10).
             libc::EMFILE | libc::ENFILE => FtpError::OutOfResources,
             _ => FtpError::LocalError,
+        }
+    }
+}
+
+impl TransferOutcome {
+    /// The final reply of a transfer (226 | 425 | 426 | 451 | 452 | 552...), or of a checksum.
+    pub fn to_reply(self) -> Reply {
+        match self {
+            TransferOutcome::Complete(_) => {
+                Reply::new(ReplyCode::ClosingData, "Transfer complete.")
+            }
+            TransferOutcome::Aborted(_) => {
+                Reply::new(ReplyCode::TransferAborted, "Transfer aborted by ABOR.")
+            }
+            TransferOutcome::ConnectionLost(_) => Reply::new(
+                ReplyCode::TransferAborted,
+                "Connection closed; transfer aborted.",
+            ),
+            TransferOutcome::Stalled(_) => Reply::new(
+                ReplyCode::TransferAborted,
+                "Data connection too slow; transfer aborted.",
+            ),
+            TransferOutcome::CantOpen => FtpError::CantOpenData.to_reply(),
+            TransferOutcome::LocalError(e, _) => e.to_reply(),
+            TransferOutcome::Hashed(crc, _) => {
+                Reply::new(ReplyCode::FileStatus, format!("{crc:08x}"))
+            }
         }
     }
 }
@@ -208,5 +312,84 @@ mod tests {
         assert_eq!(FtpError::OutOfResources.to_reply().code as u16, 451);
         assert_eq!(FtpError::IllegalDataAddress.to_reply().code as u16, 500);
         assert_eq!(FtpError::RestPastEnd.to_reply().code as u16, 554);
+    }
+
+    /// The replies that handlers, the connection loop and the accept loop used to write
+    /// themselves (issue 11): the same bytes as before they moved into this table.
+    #[test]
+    fn session_and_connection_failures() {
+        let table: [(FtpError, &[u8]); 11] = [
+            (
+                FtpError::AsciiSizeUnavailable,
+                b"550 SIZE not available in ASCII mode for files over 16 MiB.\r\n",
+            ),
+            (
+                FtpError::UnknownSiteCommand,
+                b"500 Unknown SITE command.\r\n",
+            ),
+            (FtpError::LoginIncorrect, b"530 Login incorrect.\r\n"),
+            (
+                FtpError::TooManyFailedLogins,
+                b"421 Too many failed logins. Closing control connection.\r\n",
+            ),
+            (FtpError::LineTooLong, b"500 Command line too long.\r\n"),
+            (
+                FtpError::IdleTimeout,
+                b"421 Timeout. Closing control connection.\r\n",
+            ),
+            (
+                FtpError::ShuttingDown,
+                b"421 Server shutting down. Closing control connection.\r\n",
+            ),
+            (
+                FtpError::TransferInProgress,
+                b"450 Transfer in progress; command ignored.\r\n",
+            ),
+            (
+                FtpError::AddressBanned,
+                b"421 Too many failed logins from your address; try later.\r\n",
+            ),
+            (
+                FtpError::TooManyConnections,
+                b"421 Too many connections, try again later.\r\n",
+            ),
+            (
+                FtpError::NoDescriptors,
+                b"421 Server out of resources, try again later.\r\n",
+            ),
+        ];
+        for (e, bytes) in table {
+            assert_eq!(e.to_reply().to_bytes(), bytes, "{e:?}");
+        }
+    }
+
+    #[test]
+    fn transfer_outcomes() {
+        use TransferOutcome::*;
+        let table: [(TransferOutcome, &[u8]); 8] = [
+            (Complete(5), b"226 Transfer complete.\r\n"),
+            (Aborted(5), b"426 Transfer aborted by ABOR.\r\n"),
+            (
+                ConnectionLost(5),
+                b"426 Connection closed; transfer aborted.\r\n",
+            ),
+            (
+                Stalled(5),
+                b"426 Data connection too slow; transfer aborted.\r\n",
+            ),
+            (CantOpen, b"425 Can't open data connection.\r\n"),
+            (
+                LocalError(FtpError::NoSpace, 5),
+                b"452 Insufficient storage space in system.\r\n",
+            ),
+            (
+                LocalError(FtpError::ExceededStorage, 5),
+                b"552 Exceeded storage allocation.\r\n",
+            ),
+            (Hashed(0xbeef, 5), b"213 0000beef\r\n"),
+        ];
+        for (outcome, bytes) in table {
+            assert_eq!(outcome.to_reply().to_bytes(), bytes, "{outcome:?}");
+        }
     }
 }

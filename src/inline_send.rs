@@ -7,8 +7,8 @@
 //! the socket buffer and nothing ever waits on the client, so ABOR/STAT/NOOP stay answerable.
 //! Whatever did not fit goes to the pool on the same connection, as any transfer does.
 
-use crate::error::FtpError;
-use crate::transfer::{Payload, TransferOutcome};
+use crate::error::{FtpError, TransferOutcome};
+use crate::transfer::Payload;
 use nix::errno::Errno;
 use std::io::{self, Write};
 use std::net::TcpStream;

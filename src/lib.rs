@@ -11,11 +11,12 @@
 //! startup:  ignore SIGXFSZ (past `ulimit -f`: EFBIG and 552, not death) -> bind listeners (or
 //!           take systemd's, LISTEN_FDS) -> open the anonymous root (Jail) -> load users
 //!           -> DataPool::start -> listener::accept_loop -> READY=1 (NOTIFY_SOCKET)
-//! accept:   Limits::admit(peer) -> 421, or a "ctl-<peer>" thread running control::serve
+//! accept:   Limits::admit(peer) -> 421, or a "ctl-<peer>" thread running connection::serve
 //!           (a panic is caught there: that connection closes, the daemon lives on)
-//! control:  220 -> loop { blocking read (SO_RCVTIMEO = idle/login time left; SIGTERM
-//!           wakes it with shutdown(SHUT_RD)) -> LineReader -> command::parse -> login gate
-//!           -> commands::dispatch -> Result<Reply, FtpError> -> Reply::write_to }
+//! session:  220 -> loop { blocking read (SO_RCVTIMEO = idle/login time left; SIGTERM
+//!           wakes it with shutdown(SHUT_RD)) -> LineReader -> command::parse
+//!           -> commands::execute: Session::gate (login set; no write for a read-only
+//!           account) -> handler(&mut Control) -> Result<Reply, FtpError> -> Reply::write_to }
 //! PASV:     data_channel::open_passive: random port of pasv_ports or of the kernel's
 //!           ephemeral range, bound with SO_REUSEADDR (TIME_WAIT ports reused) -> 227
 //! RETR:     session.path(arg) -> jail.open_read (regular files only) -> REST offset (554
@@ -31,15 +32,22 @@
 //! ```
 //!
 //! Where to look:
-//! - a command is **parsed** in [`command`] (pure, table-tested), **dispatched** in
-//!   [`commands`], and **handled** in `commands/<group>.rs`;
+//! - a command is **parsed** in [`command`] (pure, table-tested), **gated** once in
+//!   [`session::Session::gate`] (what the login state and the account allow, decided from the
+//!   command's kind), **dispatched** in [`commands`], and **handled** in `commands/<group>.rs`;
+//! - [`connection`] runs one control connection's loop (reads, timeouts, 421 at shutdown);
+//!   handlers never see it: they get the handle [`control::Control`] (session, settings,
+//!   replies, transfers with ABOR/STAT/NOOP answered meanwhile), which unit tests build over a
+//!   socket pair;
 //! - every file system access goes through [`jail`] (chroot semantics for `..` and symlinks,
 //!   fd-relative `*at` calls, works on Linux 3.x), with client paths normalised by [`vpath`];
-//! - every failure becomes a reply in one table, [`error::FtpError::to_reply`]; reply codes are
-//!   named in [`reply::ReplyCode`], and the wire format lives in [`reply::Reply::to_bytes`];
+//! - every failure becomes a reply in one table, [`error`]: [`error::FtpError::to_reply`] and
+//!   [`error::TransferOutcome::to_reply`]; reply codes are named in [`reply::ReplyCode`], and
+//!   the wire format lives in [`reply::Reply::to_bytes`];
 //! - data connections and their security checks (PORT bounce, PASV peer) are in
-//!   [`data_channel`]; the worker pool in [`data_pool`]; the copy loops in [`transfer`];
-//!   small downloads that skip the pool in [`inline_send`];
+//!   [`data_channel`], over the listening sockets of [`net`] (which the [`listener`] uses
+//!   too); the worker pool in [`data_pool`]; the copy loops in [`transfer`]; small downloads
+//!   that skip the pool in [`inline_send`];
 //! - RFC 959's types, structures and modes (ASCII's CRLF, EBCDIC, ASA carriage control,
 //!   STRU R, MODE B and C with restart markers) are pure codecs over caller-owned buffers in
 //!   [`codec`];
@@ -47,6 +55,11 @@
 //!   [`config`] and [`cli`]; `--hash-password` in [`hash_password`];
 //! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
 //!   called from [`startup`].
+//! - chroot, the identity change and how paths look after a chroot are in [`privilege`].
+//! - modules only use modules below them: `tests/module_graph.rs` fails on an import cycle
+//!   (top: `main`, [`startup`], [`listener`], [`connection`], [`commands`]; then
+//!   [`control`], [`session`], the transfer and file system layers; [`error`], [`reply`] and
+//!   the pure parsers at the bottom).
 //! - the properties the fuzz targets (`tests/fuzz/`) and the corpus replay test check are in
 //!   [`fuzz_checks`].
 
@@ -57,6 +70,7 @@ pub mod codec;
 pub mod command;
 pub mod commands;
 pub mod config;
+pub mod connection;
 pub mod context;
 pub mod control;
 pub mod daemon;
@@ -74,6 +88,7 @@ pub mod line_reader;
 pub mod listener;
 pub mod listing;
 pub mod messages;
+pub mod net;
 pub mod oldkernel;
 pub mod privilege;
 pub mod ratelimit;

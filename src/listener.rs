@@ -2,9 +2,9 @@
 //! small-stack thread per control connection, with panics contained to that connection.
 
 use crate::context::ServerContext;
+use crate::error::FtpError;
 use std::collections::HashMap;
-use std::io::Write;
-use std::net::{IpAddr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, TcpListener, TcpStream};
 use std::os::fd::{AsFd, OwnedFd};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, Mutex};
@@ -17,25 +17,6 @@ pub const CONTROL_STACK: usize = if cfg!(debug_assertions) {
 } else {
     128 * 1024
 };
-
-/// A non-blocking listening socket: SO_REUSEADDR (a restarted daemon, or a passive port whose
-/// last transfer is in TIME_WAIT, can listen again, also when the kernel picks the port; Linux
-/// still refuses a second listener on one port) and IPV6_V6ONLY (one socket per family, so
-/// `-l ::` and `-l 0.0.0.0` coexist). Accepted sockets are blocking (accept4 does not inherit
-/// O_NONBLOCK).
-pub fn listen(addr: SocketAddr, backlog: i32) -> std::io::Result<TcpListener> {
-    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
-    // SOCK_NONBLOCK at creation (Linux 2.6.27) saves two fcntl calls per passive transfer.
-    let kind = Type::STREAM.nonblocking();
-    let socket = Socket::new(Domain::for_address(addr), kind, Some(Protocol::TCP))?;
-    socket.set_reuse_address(true)?;
-    if addr.is_ipv6() {
-        socket.set_only_v6(true)?;
-    }
-    socket.bind(&SockAddr::from(addr))?;
-    socket.listen(backlog)?;
-    Ok(socket.into())
-}
 
 /// Counts of connections in total and per client address.
 pub struct Limits {
@@ -98,14 +79,11 @@ impl Drop for Slot {
     }
 }
 
-/// Refuse a connection with 421 without blocking on a client that does not read.
-fn refuse(mut stream: TcpStream, text: &str) {
+/// Refuse a connection (421) without blocking on a client that does not read.
+fn refuse(mut stream: TcpStream, why: FtpError) {
     let _ = stream.set_nonblocking(true);
-    let _ = stream.write_all(format!("421 {text}\r\n").as_bytes());
+    let _ = why.to_reply().write_to(&mut stream);
 }
-
-/// The 421 text when the server is out of file descriptors (or another per-process resource).
-const NO_RESOURCES_TEXT: &str = "Server out of resources, try again later.";
 /// Shortest time between two warnings of one kind from an accept loop: a flood of refused
 /// or failed connections must not fill the log (or a router's small syslog buffer).
 const WARN_EVERY: Duration = Duration::from_secs(10);
@@ -176,7 +154,7 @@ impl Spare {
         drop(fd);
         // The listener is non-blocking: a client that gave up meanwhile costs no wait.
         if let Ok((stream, _)) = listener.accept() {
-            refuse(stream, NO_RESOURCES_TEXT);
+            refuse(stream, FtpError::NoDescriptors);
         }
         // Another thread may take the slot first (then the next refusal tries again).
         *self = Spare::new(listener);
@@ -252,24 +230,21 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
         // SECURITY: an address that kept failing logins waits out its ban (RFC 2577 §4).
         if ctx.bans.is_banned(peer.ip()) {
             log::info!("{peer}: refused, address banned after failed logins");
-            refuse(
-                stream,
-                "Too many failed logins from your address; try later.",
-            );
+            refuse(stream, FtpError::AddressBanned);
             continue;
         }
         let Some(slot) = limits.admit(peer.ip()) else {
             full.log(format_args!("{peer}: refused, too many connections"));
-            refuse(stream, "Too many connections, try again later.");
+            refuse(stream, FtpError::TooManyConnections);
             continue;
         };
-        let conn = match crate::control::ControlConn::from_tcp(stream) {
+        let conn = match crate::connection::ControlConn::from_tcp(stream) {
             Ok(c) => c,
             Err((e, stream)) => {
                 // The session's second descriptor can fail like accept does: say so.
                 failed.log(format_args!("{peer}: cannot start a session: {e}"));
                 if out_of_descriptors(&e) {
-                    refuse(stream, NO_RESOURCES_TEXT);
+                    refuse(stream, FtpError::NoDescriptors);
                 }
                 continue;
             }
@@ -282,7 +257,7 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
                 let _slot = slot;
                 log::debug!("{peer}: connected");
                 // A bug in one session closes that connection only; the daemon lives on.
-                if catch_unwind(AssertUnwindSafe(|| crate::control::serve(conn, ctx))).is_err() {
+                if catch_unwind(AssertUnwindSafe(|| crate::connection::serve(conn, ctx))).is_err() {
                     log::error!("{peer}: session panicked; connection closed");
                 }
             });
@@ -326,7 +301,7 @@ mod tests {
     #[test]
     fn spare_answers_a_pending_connection_with_421_and_is_taken_again() {
         use std::io::Read;
-        let listener = listen("127.0.0.1:0".parse().unwrap(), 8).unwrap();
+        let listener = crate::net::listen("127.0.0.1:0".parse().unwrap(), 8).unwrap();
         let mut spare = Spare::new(&listener);
         assert!(spare.fd.is_some());
         let mut client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -348,7 +323,10 @@ mod tests {
         }
         client.set_nonblocking(false).unwrap();
         client.read_to_end(&mut answered).unwrap();
-        assert_eq!(answered, format!("421 {NO_RESOURCES_TEXT}\r\n").as_bytes());
+        assert_eq!(
+            answered,
+            b"421 Server out of resources, try again later.\r\n"
+        );
         // Nothing pending: the spare is given back and nothing blocks.
         assert!(spare.refuse_one(&listener));
         assert!(spare.fd.is_some());

@@ -1,9 +1,18 @@
-//! Giving up root: one function that changes identity in a fixed order and then proves it, and
-//! the per-thread filesystem identity that system-user sessions use instead.
+//! Giving up root: one function that changes identity in a fixed order and then proves it, how
+//! a path is seen after its chroot, and the per-thread filesystem identity that system-user
+//! sessions use instead.
 
 use nix::errno::Errno;
 use nix::unistd::{self, Gid, Uid, User};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// How a path outside the process is seen after a chroot into `chroot_root`.
+pub fn inside_chroot(path: &Path, chroot_root: Option<&Path>) -> PathBuf {
+    match chroot_root.and_then(|r| path.strip_prefix(r).ok()) {
+        Some(rest) => Path::new("/").join(rest),
+        None => path.to_path_buf(),
+    }
+}
 
 /// Become `run_as` for good, after an optional chroot into `chroot_dir`; the process must be
 /// root. Call it once, before any session starts (threads already running change too, since

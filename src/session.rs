@@ -1,7 +1,7 @@
 //! Per-connection state: login, jail, working directory, transfer parameters, pending data setup.
 
 use crate::auth::Account;
-use crate::command::TransferType;
+use crate::command::{Command, TransferType};
 use crate::data_channel::DataSetup;
 use crate::error::FtpError;
 use crate::jail::Jail;
@@ -154,11 +154,24 @@ impl Session {
         self.cwd.join(arg)
     }
 
-    /// Fail with "Permission denied." unless the account may write.
-    pub fn require_write(&self) -> Result<(), FtpError> {
+    /// The one check of what this session may run, before any handler: only the login set
+    /// before login (530), and nothing that writes for a read-only account (550).
+    pub fn gate(&self, cmd: &Command) -> Result<(), FtpError> {
         match self.account() {
-            Some(a) if a.writable => Ok(()),
-            _ => Err(FtpError::PermissionDenied),
+            None if !cmd.allowed_before_login() => Err(FtpError::NotLoggedIn),
+            // SECURITY: decided here from the command's kind, so no handler can forget it.
+            Some(a) if !a.writable && cmd.needs_write() => Err(FtpError::PermissionDenied),
+            None if cmd.needs_write() => Err(FtpError::PermissionDenied),
+            _ => Ok(()),
+        }
+    }
+
+    /// Fail with 425 unless PASV/EPSV/PORT/EPRT set up the data connection (RFC 959 lists 425
+    /// for a transfer command with no usable data connection).
+    pub fn require_data_setup(&self) -> Result<(), FtpError> {
+        match self.data {
+            Some(_) => Ok(()),
+            None => Err(FtpError::CantOpenData),
         }
     }
 

@@ -4,8 +4,8 @@
 use crate::auth::{Authenticator, UserDb};
 use crate::ban::Bans;
 use crate::config::Config;
+use crate::connection::{self, ControlConn};
 use crate::context::{ServerContext, Settings};
-use crate::control::ControlConn;
 use crate::daemon::{self, PidFile};
 use crate::data_channel;
 use crate::data_pool::DataPool;
@@ -13,6 +13,7 @@ use crate::fdlimit;
 use crate::jail::Jail;
 use crate::listener::{self, Limits};
 use crate::messages;
+use crate::net;
 use crate::privilege;
 use crate::system_users::SystemUsers;
 use crate::systemd;
@@ -34,7 +35,7 @@ pub type Reloader = Box<dyn Fn() -> Result<Config, String>>;
 /// xferlog, read the banner file. `chroot_root` is the process root after a chroot (paths
 /// under it are seen from inside).
 pub fn load_settings(config: Config, chroot_root: Option<&Path>) -> Result<Settings, String> {
-    let seen = |p: &Path| inside_chroot(p, chroot_root);
+    let seen = |p: &Path| privilege::inside_chroot(p, chroot_root);
     let anon_jail = match (&config.anonymous, &config.root) {
         (true, Some(root)) => Some(
             Jail::open(&seen(root))
@@ -82,14 +83,6 @@ pub fn load_settings(config: Config, chroot_root: Option<&Path>) -> Result<Setti
         banner_lines,
         chroot_root: chroot_root.map(Path::to_path_buf),
     })
-}
-
-/// How a path outside the process is seen after a chroot into `chroot_root`.
-pub fn inside_chroot(path: &Path, chroot_root: Option<&Path>) -> PathBuf {
-    match chroot_root.and_then(|r| path.strip_prefix(r).ok()) {
-        Some(rest) => Path::new("/").join(rest),
-        None => path.to_path_buf(),
-    }
 }
 
 /// The signals the main thread handles synchronously (blocked in every thread).
@@ -284,8 +277,7 @@ fn bind_listeners(config: &Config) -> Result<Vec<(TcpListener, SocketAddr, Strin
     let mut listeners = Vec::new();
     for ip in &config.listen {
         let addr = SocketAddr::new(*ip, config.port);
-        let l =
-            listener::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+        let l = net::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
         let bound = l.local_addr().map_err(|e| e.to_string())?;
         listeners.push((l, bound, String::new()));
     }
@@ -303,7 +295,7 @@ fn run_inetd(config: Config) -> Result<(), String> {
     let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
     let conn = ControlConn::from_stdio().map_err(|e| format!("inetd: bad stdin/stdout: {e}"))?;
     log::info!("{}: inetd session", conn.peer);
-    crate::control::serve(conn, ctx);
+    connection::serve(conn, ctx);
     Ok(())
 }
 

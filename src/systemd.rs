@@ -102,7 +102,7 @@ fn listen_fd_count(pid: Option<&str>, fds: Option<&str>, me: u32) -> Result<Opti
 }
 
 /// Check that `fd` is a listening IPv4/IPv6 TCP socket, then own it: close-on-exec, and
-/// non-blocking as the accept loop expects of every listener (see `listener::listen`).
+/// non-blocking as the accept loop expects of every listener (see `net::listen`).
 fn adopt_listener(fd: RawFd) -> Result<TcpListener, String> {
     let owned = ffi::own_inherited_fd(fd).map_err(|e| format!("not open ({e})"))?;
     let st = stat::fstat(&owned).map_err(|e| e.to_string())?;

@@ -5,7 +5,7 @@
 
 use crate::codec::ascii::{lf_to_crlf, CrlfToLf};
 use crate::data_channel::{DataPolicy, DataSetup, OpenFailure, StallRule};
-use crate::error::FtpError;
+use crate::error::{FtpError, TransferOutcome};
 use crate::ratelimit::RateLimiter;
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -123,25 +123,6 @@ impl Drop for Attached<'_> {
             *guard = None;
         }
     }
-}
-
-/// How a transfer ended; the control thread turns this into 226/425/426/451/452.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransferOutcome {
-    /// All data moved and the data connection closed.
-    Complete(u64),
-    /// Stopped by ABOR.
-    Aborted(u64),
-    /// The client broke the data connection, or left it idle for `data_timeout`.
-    ConnectionLost(u64),
-    /// The transfer moved less than the stall rule asks (`data_stall_bytes` per window).
-    Stalled(u64),
-    /// The data connection could not be opened.
-    CantOpen,
-    /// A local read/write/fsync error (disk full, I/O error...).
-    LocalError(FtpError, u64),
-    /// A checksum job finished: the CRC32 and the bytes hashed.
-    Hashed(u32, u64),
 }
 
 /// A transfer handed to the data pool.

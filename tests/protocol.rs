@@ -413,6 +413,12 @@ fn anonymous_and_ro_cannot_write() {
             "RMD dir",
             "XRMD dir",
             "RNFR file",
+            // Issue 11: one write gate before any handler, so RNTO is refused as a write
+            // too (it answered 503 "RNFR required first." before).
+            "RNTO other",
+            "SITE CHMOD 600 file",
+            "SITE UMASK 000",
+            "MFMT 20200101000000 file",
         ] {
             let (code, text) = c.cmd(cmd);
             assert_eq!(code, 550, "{who}: {cmd:?} must be 550, got: {text}");

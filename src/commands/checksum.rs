@@ -4,10 +4,10 @@
 //! session's control connection (ABOR works) nor any other session.
 
 use crate::control::Control;
-use crate::error::FtpError;
+use crate::error::{FtpError, TransferOutcome};
 use crate::file_info::FileKind;
 use crate::reply::{Reply, ReplyCode};
-use crate::transfer::{Payload, TransferOutcome};
+use crate::transfer::Payload;
 
 /// The only algorithm offered; FEAT lists it selected.
 pub const ALGORITHM: &str = "CRC32";

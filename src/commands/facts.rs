@@ -74,7 +74,6 @@ pub fn mlsd(ctl: &mut Control, arg: Option<&[u8]>) -> Result<Reply, FtpError> {
 
 /// MFMT time path: set a file's modification time; 213 `Modify=...; path`.
 pub fn mfmt(ctl: &mut Control, secs: i64, nsec: u32, arg: &[u8]) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
     let path = ctl.session.path(arg)?;
     let jail = ctl.session.jail()?;
     jail.set_times(&path, secs, nsec)?;

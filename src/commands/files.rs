@@ -7,7 +7,6 @@ use crate::reply::{Reply, ReplyCode};
 
 /// MKD: 257 with the new directory's quoted path.
 pub fn mkd(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
     let path = ctl.session.path(arg)?;
     ctl.session
         .jail()?
@@ -21,7 +20,6 @@ pub fn mkd(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
 
 /// RMD: remove an empty directory.
 pub fn rmd(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
     let path = ctl.session.path(arg)?;
     ctl.session.jail()?.remove_dir(&path)?;
     Ok(Reply::new(
@@ -32,7 +30,6 @@ pub fn rmd(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
 
 /// DELE: remove a file (or a symlink itself).
 pub fn dele(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
     let path = ctl.session.path(arg)?;
     ctl.session.jail()?.remove_file(&path)?;
     Ok(Reply::new(
@@ -43,7 +40,6 @@ pub fn dele(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
 
 /// RNFR: remember an existing source for RNTO.
 pub fn rnfr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
     let path = ctl.session.path(arg)?;
     ctl.session.jail()?.lstat(&path)?;
     ctl.session.rename_from = Some(path);
@@ -58,7 +54,6 @@ pub fn rnto(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         .rename_from
         .take()
         .ok_or(FtpError::BadSequence("RNFR required first."))?;
-    ctl.session.require_write()?;
     let to = ctl.session.path(arg)?;
     let existing = Existing::under_deny_overwrite(ctl.settings.config.deny_overwrite);
     ctl.session.jail()?.rename(&from, &to, existing)?;
@@ -67,7 +62,6 @@ pub fn rnto(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
 
 /// SITE CHMOD mode path: permission bits only (the jail refuses setuid, setgid and sticky).
 pub fn chmod(ctl: &mut Control, mode: u32, arg: &[u8]) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
     let path = ctl.session.path(arg)?;
     ctl.session.jail()?.set_mode(&path, mode)?;
     Ok(Reply::new(ReplyCode::CommandOk, "SITE CHMOD command ok."))

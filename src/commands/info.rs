@@ -41,10 +41,7 @@ pub fn help(arg: Option<&[u8]>) -> Result<Reply, FtpError> {
                 format!("Command {verb} is recognized."),
             ));
         }
-        return Ok(Reply::new(
-            ReplyCode::ParameterSyntaxError,
-            "Unknown command.",
-        ));
+        return Err(FtpError::BadArgument("Unknown command."));
     }
     let mut lines = vec![b"The following commands are recognized.".to_vec()];
     for row in VERBS.chunks(8) {
@@ -185,10 +182,7 @@ pub fn size(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
             // so clients that never send TYPE (ftplib's size()) land here too: RFC 3659 §4
             // allows 550 but no estimate, so never the binary size.
             if info.size > ASCII_SIZE_LIMIT {
-                return Ok(Reply::new(
-                    ReplyCode::FileUnavailable,
-                    "SIZE not available in ASCII mode for files over 16 MiB.",
-                ));
+                return Err(FtpError::AsciiSizeUnavailable);
             }
             let (mut file, _) = jail.open_read(&path)?;
             let mut buf = vec![0u8; 64 * 1024];
@@ -221,9 +215,7 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
             format!("Your current UMASK is {:03o}", ctl.session.umask),
         )),
         SiteCommand::Umask(Some(mask)) => {
-            // Setting the mask only matters for writing, and is refused like a write (issue
-            // 10); reading it (above) is not.
-            ctl.session.require_write()?;
+            // Refused to read-only accounts by the write gate (issue 10); reading it is not.
             ctl.session.umask = mask;
             Ok(Reply::new(
                 ReplyCode::CommandOk,
@@ -258,8 +250,6 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
         {
             panic!("SITE PANIC test hook");
         }
-        SiteCommand::Chmod(..) | SiteCommand::Unknown(_) => {
-            Ok(Reply::new(ReplyCode::SyntaxError, "Unknown SITE command."))
-        }
+        SiteCommand::Chmod(..) | SiteCommand::Unknown(_) => Err(FtpError::UnknownSiteCommand),
     }
 }

@@ -56,7 +56,7 @@ pub fn pass(ctl: &mut Control, pass: Password) -> Result<Reply, FtpError> {
         }
     }
     let Some(account) = account else {
-        return Ok(failed_login(ctl, &shown_name));
+        return Err(failed_login(ctl, &shown_name));
     };
     if let Some((uid, gid)) = fs_identity {
         // Files this session creates belong to the user; its access checks are the user's.
@@ -73,7 +73,7 @@ pub fn pass(ctl: &mut Control, pass: Password) -> Result<Reply, FtpError> {
             .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound))
             .and_then(Jail::try_clone)
     } else {
-        let home = crate::startup::inside_chroot(&account.home, settings.chroot_root.as_deref());
+        let home = privilege::inside_chroot(&account.home, settings.chroot_root.as_deref());
         Jail::open(&home)
     };
     let jail = match jail {
@@ -108,7 +108,7 @@ pub fn pass(ctl: &mut Control, pass: Password) -> Result<Reply, FtpError> {
 }
 
 /// A wrong name or password: delay, count, maybe ban the address, maybe close.
-fn failed_login(ctl: &mut Control, shown_name: &str) -> Reply {
+fn failed_login(ctl: &mut Control, shown_name: &str) -> FtpError {
     let peer = ctl.session.peer;
     ctl.session.login = LoginState::Greeted;
     ctl.session.failed_logins += 1;
@@ -121,13 +121,10 @@ fn failed_login(ctl: &mut Control, shown_name: &str) -> Reply {
     }
     if banned || ctl.session.failed_logins >= ctl.settings.config.max_login_failures {
         ctl.session.quit = true;
-        ctl.send(&Reply::new(ReplyCode::NotLoggedIn, "Login incorrect."));
-        return Reply::new(
-            ReplyCode::ServiceNotAvailable,
-            "Too many failed logins. Closing control connection.",
-        );
+        ctl.send(&FtpError::LoginIncorrect.to_reply());
+        return FtpError::TooManyFailedLogins;
     }
-    Reply::new(ReplyCode::NotLoggedIn, "Login incorrect.")
+    FtpError::LoginIncorrect
 }
 
 /// ACCT: accounts are not used.

@@ -1,4 +1,5 @@
-//! Command handlers, grouped by concern; `dispatch` is the one table from `Command` to handler.
+//! Command handlers, grouped by concern; `execute` runs the session's gate and then the one
+//! table from `Command` to handler.
 //!
 //! - `login`: USER, PASS, ACCT, REIN, QUIT, HOST
 //! - `navigation`: PWD, CWD, CDUP
@@ -6,15 +7,20 @@
 //! - `info`: SYST, HELP, STAT, FEAT, OPTS, LANG, NOOP, SIZE, MDTM, ALLO, SMNT, SITE
 //! - `facts`: MLST, MLSD, MFMT
 //! - `checksum`: HASH, RANG, XCRC
-//! - `transfers`: TYPE, STRU, MODE, PORT, PASV, EPSV, EPRT, REST, RETR, STOR, STOU, APPE, LIST,
-//!   NLST, ABOR
+//! - `parameters`: TYPE, STRU, MODE, PORT, EPRT, PASV, EPSV, ABOR (no transfer running)
+//! - `list`: LIST, NLST, STAT path
+//! - `transfers`: REST, RETR, STOR, STOU, APPE
 
 mod checksum;
 mod facts;
 mod files;
 mod info;
+mod list;
 mod login;
 mod navigation;
+mod parameters;
+#[cfg(test)]
+mod tests;
 mod transfers;
 
 use crate::command::{Command, SiteCommand};
@@ -22,8 +28,15 @@ use crate::control::Control;
 use crate::error::FtpError;
 use crate::reply::Reply;
 
-/// Run one command (login already checked) and produce its final reply.
-pub fn dispatch(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
+/// Run one parsed command and produce its final reply: the session's gate first (login,
+/// write permission), then its handler. The only way to a handler.
+pub fn execute(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
+    ctl.session.gate(&cmd)?;
+    dispatch(ctl, cmd)
+}
+
+/// The table from command to handler.
+fn dispatch(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
     match cmd {
         Command::User(name) => login::user(ctl, name),
         Command::Pass(pass) => login::pass(ctl, pass),
@@ -43,7 +56,7 @@ pub fn dispatch(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
         Command::Syst => info::syst(),
         Command::Help(arg) => info::help(arg.as_deref()),
         Command::Stat(None) => info::stat(ctl),
-        Command::Stat(Some(path)) => transfers::stat_path(ctl, &path),
+        Command::Stat(Some(path)) => list::stat_path(ctl, &path),
         Command::Feat => info::feat(ctl),
         Command::Opts(arg) => info::opts(ctl, &arg),
         Command::Lang(tag) => info::lang(tag.as_deref()),
@@ -59,19 +72,19 @@ pub fn dispatch(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
         Command::Mdtm(path) => info::mdtm(ctl, &path),
         Command::Allo => info::allo(),
         Command::Smnt => Err(FtpError::NotImplemented),
-        Command::Type(t) => transfers::set_type(ctl, t),
-        Command::StruFile => transfers::stru(),
-        Command::ModeStream => transfers::mode(),
-        Command::Port(addr) | Command::Eprt(addr) => transfers::active(ctl, addr),
-        Command::Pasv => transfers::pasv(ctl),
-        Command::Epsv(arg) => transfers::epsv(ctl, arg),
+        Command::Type(t) => parameters::set_type(ctl, t),
+        Command::StruFile => parameters::stru(),
+        Command::ModeStream => parameters::mode(),
+        Command::Port(addr) | Command::Eprt(addr) => parameters::active(ctl, addr),
+        Command::Pasv => parameters::pasv(ctl),
+        Command::Epsv(arg) => parameters::epsv(ctl, arg),
         Command::Rest(offset) => transfers::rest(ctl, offset),
         Command::Retr(path) => transfers::retr(ctl, &path),
         Command::Stor(path) => transfers::stor(ctl, &path, transfers::StoreKind::Replace),
         Command::Appe(path) => transfers::stor(ctl, &path, transfers::StoreKind::Append),
         Command::Stou(hint) => transfers::stou(ctl, hint.as_deref()),
-        Command::List(arg) => transfers::list(ctl, arg.as_deref(), true),
-        Command::Nlst(arg) => transfers::list(ctl, arg.as_deref(), false),
-        Command::Abor => transfers::abor_idle(ctl),
+        Command::List(arg) => list::list(ctl, arg.as_deref(), true),
+        Command::Nlst(arg) => list::list(ctl, arg.as_deref(), false),
+        Command::Abor => parameters::abor_idle(ctl),
     }
 }

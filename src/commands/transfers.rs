@@ -1,40 +1,16 @@
-//! Transfer commands: TYPE, STRU, MODE, PORT/EPRT, PASV/EPSV, REST, RETR, STOR, APPE, STOU,
-//! LIST, NLST, STAT path, and ABOR when no transfer runs.
+//! File transfers: REST, RETR, STOR, APPE, STOU, with the upload's undo on a full disk and the
+//! transfer log.
 
-use crate::command::{EpsvArg, TransferType};
+use crate::command::TransferType;
 use crate::control::Control;
-use crate::data_channel::{self, DataSetup};
-use crate::error::FtpError;
-use crate::file_info::{DirEntry, FileKind};
+use crate::error::{FtpError, TransferOutcome};
 use crate::jail::{Existing, WriteMode};
-use crate::listing;
 use crate::reply::{Reply, ReplyCode};
-use crate::transfer::{Payload, TransferOutcome};
+use crate::transfer::Payload;
 use crate::vpath::VirtualPath;
 use crate::xferlog::{AccessMode, Direction, XferRecord};
 use std::io::Seek;
-use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
-
-/// TYPE.
-pub fn set_type(ctl: &mut Control, t: TransferType) -> Result<Reply, FtpError> {
-    ctl.session.transfer_type = t;
-    let text = match t {
-        TransferType::Ascii => "Switching to ASCII mode.",
-        TransferType::Binary => "Switching to Binary mode.",
-    };
-    Ok(Reply::new(ReplyCode::CommandOk, text))
-}
-
-/// STRU F (the only structure; others are refused by the parser).
-pub fn stru() -> Result<Reply, FtpError> {
-    Ok(Reply::new(ReplyCode::CommandOk, "Structure set to F."))
-}
-
-/// MODE S (the only mode; others are refused by the parser).
-pub fn mode() -> Result<Reply, FtpError> {
-    Ok(Reply::new(ReplyCode::CommandOk, "Mode set to S."))
-}
 
 /// REST offset (RFC 3659 §5): applies to the next RETR, STOR or APPE.
 pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
@@ -45,116 +21,13 @@ pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
     ))
 }
 
-fn refuse_after_epsv_all(ctl: &Control) -> Result<(), FtpError> {
-    if ctl.session.epsv_all {
-        return Err(FtpError::BadSequence(
-            "Only EPSV is allowed after EPSV ALL.",
-        ));
-    }
-    Ok(())
-}
-
-/// PORT / EPRT: connect back to the client for the next transfer.
-pub fn active(ctl: &mut Control, target: SocketAddr) -> Result<Reply, FtpError> {
-    refuse_after_epsv_all(ctl)?;
-    let local_ip = ctl.session.local.ip().to_canonical();
-    if target.is_ipv4() != local_ip.is_ipv4() && !ctl.settings.config.allow_fxp {
-        return Err(FtpError::UnsupportedProtocol);
-    }
-    data_channel::check_active_target(
-        target,
-        ctl.session.peer.ip(),
-        ctl.settings.config.allow_fxp,
-    )?;
-    ctl.session.data = Some(DataSetup::Active { target, local_ip });
-    Ok(Reply::new(
-        ReplyCode::CommandOk,
-        "PORT command successful. Consider using PASV.",
-    ))
-}
-
-/// Open a passive listener on the control connection's local address.
-fn open_listener(ctl: &mut Control) -> Result<u16, FtpError> {
-    // Drop any previous setup first so its port is free again.
-    ctl.session.data = None;
-    let local_ip = ctl.session.local.ip().to_canonical();
-    let listener = data_channel::open_passive(local_ip, ctl.settings.config.pasv_ports)
-        .map_err(|_| FtpError::CantOpenData)?;
-    let port = listener
-        .local_addr()
-        .map_err(|_| FtpError::CantOpenData)?
-        .port();
-    ctl.session.data = Some(DataSetup::Passive {
-        listener,
-        peer: ctl.session.peer.ip(),
-    });
-    Ok(port)
-}
-
-/// PASV: 227 with h1,h2,h3,h4,p1,p2.
-pub fn pasv(ctl: &mut Control) -> Result<Reply, FtpError> {
-    refuse_after_epsv_all(ctl)?;
-    let shown = match ctl.settings.config.pasv_address {
-        Some(addr) => addr,
-        None => ctl.session.local.ip().to_canonical(),
-    };
-    let IpAddr::V4(v4) = shown else {
-        // RFC 2428 §1: PASV is replaced by EPSV; its reply cannot describe an IPv6 address.
-        return Err(FtpError::PasvOnIpv6);
-    };
-    let port = open_listener(ctl)?;
-    let o = v4.octets();
-    Ok(Reply::new(
-        ReplyCode::EnteringPassive,
-        format!(
-            "Entering Passive Mode ({},{},{},{},{},{}).",
-            o[0],
-            o[1],
-            o[2],
-            o[3],
-            port >> 8,
-            port & 0xFF
-        ),
-    ))
-}
-
-/// EPSV [1|2|ALL] (RFC 2428 §3).
-pub fn epsv(ctl: &mut Control, arg: EpsvArg) -> Result<Reply, FtpError> {
-    let family = if ctl.session.local.ip().to_canonical().is_ipv4() {
-        1
-    } else {
-        2
-    };
-    match arg {
-        EpsvArg::All => {
-            ctl.session.epsv_all = true;
-            return Ok(Reply::new(ReplyCode::CommandOk, "EPSV ALL ok."));
-        }
-        EpsvArg::Protocol(p) if p != family => return Err(FtpError::UnsupportedProtocol),
-        _ => {}
-    }
-    let port = open_listener(ctl)?;
-    Ok(Reply::new(
-        ReplyCode::EnteringExtendedPassive,
-        format!("Entering Extended Passive Mode (|||{port}|)"),
-    ))
-}
-
-fn require_data_setup(ctl: &Control) -> Result<(), FtpError> {
-    // RFC 959 lists 425 for a transfer command with no usable data connection.
-    if ctl.session.data.is_none() {
-        return Err(FtpError::CantOpenData);
-    }
-    Ok(())
-}
-
 fn display_name(arg: &[u8]) -> String {
     String::from_utf8_lossy(arg).escape_debug().to_string()
 }
 
 /// RETR: send a file (sendfile in binary type), from the REST offset.
 pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
-    require_data_setup(ctl)?;
+    ctl.session.require_data_setup()?;
     let offset = ctl.session.take_rest();
     let path = ctl.session.path(arg)?;
     let (file, info) = ctl.session.jail()?.open_read(&path)?;
@@ -205,8 +78,7 @@ pub enum StoreKind {
 /// the file is refused (554) before the 150, the file untouched. Without REST, APPE writes at
 /// the end. Under deny_overwrite a resume must start exactly at the end (550 otherwise).
 pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
-    require_data_setup(ctl)?;
+    ctl.session.require_data_setup()?;
     let offset = ctl.session.take_rest();
     let path = ctl.session.path(arg)?;
     let cfg = &ctl.settings.config;
@@ -327,8 +199,7 @@ fn store_atomically(
 /// with a directory (`sub/name`) creates the file in that directory, and the 150 names it
 /// with the same directory part, so the client learns the path it can use.
 pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
-    ctl.session.require_write()?;
-    require_data_setup(ctl)?;
+    ctl.session.require_data_setup()?;
     ctl.session.rest = 0;
     let hint = hint.unwrap_or(b"ftp");
     // Issue 10: the directory part of the hint used to be dropped (the file landed in the
@@ -498,117 +369,6 @@ fn log_transfer(
     if let Err(e) = xferlog.write(&record) {
         log::warn!("xferlog write failed: {e}");
     }
-}
-
-/// Build a LIST (`long`) or NLST body for `arg`, as CRLF lines.
-fn build_listing(ctl: &Control, arg: Option<&[u8]>, long: bool) -> Result<Vec<u8>, FtpError> {
-    let (flags, target) = listing::split_list_args(arg.unwrap_or(b""));
-    let jail = ctl.session.jail()?;
-    let max = ctl.settings.config.max_list_entries;
-    let hide_dots = ctl.settings.config.hide_dot_files;
-    let now = now_secs();
-    let mut out = Vec::new();
-    let target = target.unwrap_or_else(|| b".".to_vec());
-    // A glob in the last component lists the matching names of its directory.
-    let (dir_part, last) = match target.iter().rposition(|&b| b == b'/') {
-        Some(i) => (&target[..=i], &target[i + 1..]),
-        None => (&b""[..], &target[..]),
-    };
-    if listing::has_glob(last) {
-        let dir = ctl
-            .session
-            .path(if dir_part.is_empty() { b"." } else { dir_part })?;
-        for entry in jail.list_dir(&dir, max)? {
-            let dot = entry.name.starts_with(b".");
-            let hidden = dot && (hide_dots || !last.starts_with(b"."));
-            if hidden || !listing::glob_match(last, &entry.name) {
-                continue;
-            }
-            emit(&mut out, dir_part, entry, long, now);
-        }
-        return Ok(out);
-    }
-    let path = ctl.session.path(&target)?;
-    let info = jail.stat(&path)?;
-    if info.kind == FileKind::Dir && !flags.directory {
-        for entry in jail.list_dir(&path, max)? {
-            if entry.name.starts_with(b".") && (hide_dots || !flags.all) {
-                continue;
-            }
-            emit(&mut out, b"", entry, long, now);
-        }
-    } else {
-        // A single file (or `-d`): shown under the name the client gave, as ls does.
-        let entry = jail.entry(&path, target.clone())?;
-        emit(&mut out, b"", entry, long, now);
-    }
-    Ok(out)
-}
-
-fn emit(out: &mut Vec<u8>, prefix: &[u8], mut entry: DirEntry, long: bool, now: i64) {
-    if long {
-        listing::format_list_line(&entry, now, out);
-    } else {
-        // NLST of a pattern with a directory part names files as `dir/name`, like `ls dir/*`.
-        if !prefix.is_empty() {
-            let mut name = prefix.to_vec();
-            name.extend_from_slice(&entry.name);
-            entry.name = name;
-        }
-        listing::format_nlst_line(&entry.name, out);
-    }
-}
-
-fn now_secs() -> i64 {
-    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
-        Ok(d) => i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
-        Err(_) => 0,
-    }
-}
-
-/// LIST / NLST over the data connection.
-pub fn list(ctl: &mut Control, arg: Option<&[u8]>, long: bool) -> Result<Reply, FtpError> {
-    require_data_setup(ctl)?;
-    let body = build_listing(ctl, arg, long)?;
-    let opening = Reply::new(ReplyCode::FileStatusOk, "Here comes the directory listing.");
-    let (reply, _) = ctl.run_transfer(Payload::SendBytes(body), opening)?;
-    Ok(reply)
-}
-
-/// STAT path: the listing over the control connection (212 for a directory, 213 otherwise).
-pub fn stat_path(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
-    let (_, target) = listing::split_list_args(arg);
-    let is_dir = match &target {
-        Some(t) if !listing::has_glob(t) => {
-            let path = ctl.session.path(t)?;
-            ctl.session.jail()?.stat(&path)?.kind == FileKind::Dir
-        }
-        Some(_) => true,
-        None => true,
-    };
-    let body = build_listing(ctl, Some(arg), true)?;
-    let mut lines = vec![b"Status follows:".to_vec()];
-    lines.extend(
-        body.split(|&b| b == b'\n')
-            .filter(|l| !l.is_empty())
-            .map(|l| l.strip_suffix(b"\r").unwrap_or(l).to_vec()),
-    );
-    lines.push(b"End of status".to_vec());
-    let code = if is_dir {
-        ReplyCode::DirectoryStatus
-    } else {
-        ReplyCode::FileStatus
-    };
-    Ok(Reply::multi(code, lines))
-}
-
-/// ABOR with no transfer running: close any pending data setup (RFC 959: 225).
-pub fn abor_idle(ctl: &mut Control) -> Result<Reply, FtpError> {
-    ctl.session.data = None;
-    Ok(Reply::new(
-        ReplyCode::DataOpenNoTransfer,
-        "No transfer to ABOR.",
-    ))
 }
 
 #[cfg(test)]
