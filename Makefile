@@ -43,6 +43,9 @@ install: $(if $(filter target/release/ferroftpd,$(BIN)),release)
 	install -D -m 0644 etc/systemd/ferroftpd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/ferroftpd.socket
 
 lint:
+	@# `unsafe` lives in src/ffi.rs alone: the crate denies it (src/lib.rs), nothing else allows it.
+	@if grep -rnE '(allow|expect|warn)\((.*, *)?unsafe_code' src --include='*.rs' | grep -v '^src/ffi'; then \
+		echo "lint: unsafe_code may be allowed only in src/ffi.rs"; exit 1; fi
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
 

@@ -42,10 +42,14 @@
 //!   small downloads that skip the pool in [`inline_send`];
 //! - RFC 959's other types, structures and modes (EBCDIC, ASA carriage control, STRU R,
 //!   MODE B and C with restart markers) are pure codecs over caller-owned buffers in [`codec`];
-//! - logins in [`auth`] (crypt(3) hashes, the only `unsafe` is in [`ffi`]); settings in
-//!   [`config`] and [`cli`]; `--hash-password` in [`hash_password`];
+//! - logins in [`auth`] (crypt(3) hashes); settings in [`config`] and [`cli`];
+//!   `--hash-password` in [`hash_password`];
+//! - every `unsafe` block (libc calls the `nix` crate does not wrap) is in [`ffi`], behind safe
+//!   functions: the crate denies `unsafe_code` everywhere else;
 //! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
 //!   called from [`startup`].
+
+#![deny(unsafe_code)]
 
 pub mod auth;
 pub mod ban;

@@ -1,5 +1,7 @@
 //! The `ferroftpd` binary: parse the command line, set up logging, run.
 
+#![deny(unsafe_code)]
+
 use ferroftpd::cli::{self, CliAction};
 use ferroftpd::hash_password::HashError;
 use std::process::ExitCode;
