@@ -1,6 +1,6 @@
 //! The one audited place for `unsafe`: libc `crypt_r(3)`, volatile zeroing of secrets, `fork(2)`,
 //! `sync_file_range(2)`, `flock(2)`, ignoring `SIGXFSZ`, owning a descriptor inherited from
-//! the service manager, and installing a seccomp filter.
+//! the service manager, and (feature `test-hooks` only) installing a seccomp filter.
 //!
 //! The crate denies `unsafe_code` (src/lib.rs); this module alone allows it. Each block says
 //! why it is sound in a `SAFETY:` comment, and each function here is a safe wrapper.
@@ -251,6 +251,7 @@ pub fn ignore_sigxfsz() -> io::Result<()> {
 
 /// Set `PR_SET_NO_NEW_PRIVS` on the calling thread: neither it nor any program it executes can
 /// gain privileges again. An unprivileged [`install_seccomp_filter`] requires it.
+#[cfg(feature = "test-hooks")]
 pub fn set_no_new_privs() -> io::Result<()> {
     use nix::libc;
     // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integer arguments and touches no memory of ours.
@@ -265,6 +266,7 @@ pub fn set_no_new_privs() -> io::Result<()> {
 /// thread and of the threads and processes it creates afterwards; it cannot be removed. Needs
 /// [`set_no_new_privs`] first (or CAP_SYS_ADMIN). EINVAL for a program over `u16::MAX`
 /// instructions, and from a kernel without CONFIG_SECCOMP_FILTER or under qemu-user.
+#[cfg(feature = "test-hooks")]
 pub fn install_seccomp_filter(program: &[nix::libc::sock_filter]) -> io::Result<()> {
     use nix::libc;
     let len =
@@ -291,7 +293,7 @@ pub fn install_seccomp_filter(program: &[nix::libc::sock_filter]) -> io::Result<
 
 /// Syscalls made directly, past libc and its fallbacks, so that a test sees exactly what the
 /// kernel (or a seccomp filter) answers: the old-kernel filter's test in src/oldkernel.rs.
-#[cfg(test)]
+#[cfg(all(test, feature = "test-hooks"))]
 pub(crate) mod raw {
     use nix::libc;
     use std::ffi::CStr;

@@ -48,6 +48,19 @@
 //!   functions: the crate denies `unsafe_code` everywhere else;
 //! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
 //!   called from [`startup`].
+//!
+//! # Feature `test-hooks` (off by default)
+//!
+//! Test instruments that the shipped binary must not carry, code or strings. `make test`, the
+//! qemu and old-kernel stages and CI build with it (`cargo build --features test-hooks`); a
+//! plain `cargo build --release` or `make cross` leaves it out. Each switch also needs its
+//! environment variable at run time:
+//! - `FERROFTPD_TEST_HOOKS` (any value): `SITE PANIC` panics its session, which proves a panic
+//!   closes that connection only (tests/robustness.rs);
+//! - `FERROFTPD_OLD_KERNEL=1`: the process sees Linux 3.10, syscalls added since answer ENOSYS
+//!   (`oldkernel`, a seccomp filter; `make oldkernel-test`).
+//!
+//! The tests that use them fail, never skip, against a server built without the feature.
 
 #![deny(unsafe_code)]
 
@@ -73,6 +86,7 @@ pub mod line_reader;
 pub mod listener;
 pub mod listing;
 pub mod messages;
+#[cfg(feature = "test-hooks")]
 pub mod oldkernel;
 pub mod privilege;
 pub mod ratelimit;
