@@ -4,6 +4,14 @@ PREFIX  ?= /usr
 DESTDIR ?=
 BIN      = target/release/ferroftpd
 DEMO_ROOT ?= demo-root
+# Cargo features of `build`, `release` and `cross`: none, for what ships. The test targets (test,
+# qemu-test*, oldkernel-test) add TEST_FEATURES themselves: test instruments (SITE PANIC, the
+# Linux 3.10 seccomp filter) that a shipped binary must not carry. FEATURES=test-hooks builds a
+# test binary by hand, e.g. `make cross TARGET=<triple> FEATURES=test-hooks`.
+FEATURES ?=
+TEST_FEATURES = test-hooks
+# --features for the list in $(1), nothing for an empty list.
+cargo_features = $(if $(strip $(1)),--features "$(strip $(1))")
 
 .PHONY: help build run test release install lint clean
 
@@ -12,7 +20,7 @@ help:
 	@echo "make fuzz [FUZZ_SECONDS=60 FUZZ_TARGETS=...] | fuzz-merge"
 
 build:
-	$(CARGO) build
+	$(CARGO) build $(call cargo_features,$(FEATURES))
 
 # Serve a demo directory anonymously (read-only) on 127.0.0.1:2121; no root needed.
 run: build
@@ -21,18 +29,21 @@ run: build
 	@[ -f $(DEMO_ROOT)/pub/hello.txt ] || echo 'hello from ferroftpd' > $(DEMO_ROOT)/pub/hello.txt
 	./target/debug/ferroftpd -f -l 127.0.0.1 -p 2121 -A -r $(DEMO_ROOT)
 
+# The integration tests run target/debug/ferroftpd: it is built with the test features too.
 test:
-	$(CARGO) build
-	$(CARGO) test --no-fail-fast
+	$(CARGO) build $(call cargo_features,$(FEATURES) $(TEST_FEATURES))
+	$(CARGO) test $(call cargo_features,$(FEATURES) $(TEST_FEATURES)) --no-fail-fast
 
 release:
-	$(CARGO) build --release
+	$(CARGO) build --release $(call cargo_features,$(FEATURES))
 
 # Into a staging rootfs too: make install DESTDIR=/path/to/rootfs [BIN=target/<triple>/release/ferroftpd]
 SYSCONFDIR ?= /etc
 # systemd units (etc/systemd): where the distribution keeps them; SYSTEMDUNITDIR= overrides it.
 SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 install: $(if $(filter target/release/ferroftpd,$(BIN)),release)
+	@! grep -q FERROFTPD_TEST_HOOKS $(BIN) || { echo "install: $(BIN) is a test build \
+	(feature test-hooks, left by make qemu-test or oldkernel-test); rebuild it without"; exit 1; }
 	install -D -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/sbin/ferroftpd
 	install -D -m 0644 etc/ferroftpd.conf $(DESTDIR)$(SYSCONFDIR)/ferroftpd.conf
 	install -D -m 0600 etc/ferroftpd.users $(DESTDIR)$(SYSCONFDIR)/ferroftpd.users
@@ -44,8 +55,12 @@ install: $(if $(filter target/release/ferroftpd,$(BIN)),release)
 	install -D -m 0644 etc/systemd/ferroftpd.socket $(DESTDIR)$(SYSTEMDUNITDIR)/ferroftpd.socket
 
 lint:
+	@# `unsafe` lives in src/ffi.rs alone: the crate denies it (src/lib.rs), nothing else allows it.
+	@if grep -rnE '(allow|expect|warn)\((.*, *)?unsafe_code' src --include='*.rs' | grep -v '^src/ffi'; then \
+		echo "lint: unsafe_code may be allowed only in src/ffi.rs"; exit 1; fi
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets $(call cargo_features,$(TEST_FEATURES)) -- -D warnings
 
 clean:
 	$(CARGO) clean
@@ -55,7 +70,8 @@ clean:
 # Cross builds (issue 3): static musl binaries for ARM/MIPS routers and NAS boxes, tested under
 # qemu-user. One-time host setup: cross/setup.sh. Per-target linker/runner/flags live in
 # .cargo/config.toml and cross/zcc-<triple>; cross/README.md explains it all.
-#   make cross TARGET=<triple>      -> target/<triple>/release/ferroftpd
+#   make cross TARGET=<triple>      -> target/<triple>/release/ferroftpd (FEATURES=test-hooks
+#                                   for a test build; the qemu and old-kernel targets add it)
 #   make cross-all                  every triple in CROSS_TARGETS
 #   make qemu-test TARGET=<triple>  unit tests under qemu + the integration suite against the
 #                                   cross-built server under qemu
@@ -103,7 +119,7 @@ cross-check-target:
 	@[ -x "$(ZIG_VENV)/bin/zig" ] || command -v zig >/dev/null || { echo "no zig: run cross/setup.sh"; exit 2; }
 
 cross: cross-check-target
-	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) \
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) $(call cargo_features,$(FEATURES)) \
 		$(call cross_build_std_flag,$(BUILD_STD_CRATES) -Z build-std-features=$(BUILD_STD_FEATURES))
 	@ls -l $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd
 
@@ -112,22 +128,28 @@ cross-all:
 
 # (1) unit tests, cross-compiled, run by cargo through the qemu runner; (2) the host's integration
 # suite, built natively, driving the cross-built server under qemu. `make -k` runs both even when
-# the first fails.
+# the first fails. Both with TEST_FEATURES: the cross-built server is a test build (a later plain
+# `make cross` rebuilds it without them).
 qemu-test: qemu-test-unit qemu-test-suite
 
-qemu-test-unit: cross-check-target
-	$(CROSS_ENV) $(cross_build_std) $(CARGO) test --lib --target $(TARGET) $(call cross_build_std_flag,std)
+test_features = $(call cargo_features,$(FEATURES) $(TEST_FEATURES))
+cross_test_build = $(MAKE) --no-print-directory cross TARGET=$(TARGET) FEATURES="$(strip $(FEATURES) $(TEST_FEATURES))"
 
-qemu-test-suite: cross
+qemu-test-unit: cross-check-target
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) test --lib --target $(TARGET) $(test_features) $(call cross_build_std_flag,std)
+
+qemu-test-suite: cross-check-target
+	$(cross_test_build)
 	FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)" FERROFTPD_RUNNER="$(cross_runner)" \
-		$(CARGO) test --no-fail-fast --test '*'
+		$(CARGO) test $(test_features) --no-fail-fast --test '*'
 
 # The suite against a server that sees only Linux 3.10 syscalls (src/oldkernel.rs): the native
 # build, or with TARGET=i686-unknown-linux-musl a 32-bit musl build that also runs natively. Not
 # under qemu: qemu-user refuses seccomp filters.
-oldkernel-test: $(if $(TARGET),cross)
+oldkernel-test:
+	$(if $(TARGET),$(cross_test_build))
 	FERROFTPD_OLD_KERNEL=1 $(if $(TARGET),FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)") \
-		$(CARGO) test --no-fail-fast --test '*'
+		$(CARGO) test $(test_features) --no-fail-fast --test '*'
 
 size:
 	@python3 cross/size-report.py $(if $(SIZE_SYMBOLS),--symbols $(SIZE_SYMBOLS)) $(CROSS_TARGET_DIR) $(CROSS_TARGETS)

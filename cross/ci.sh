@@ -6,6 +6,8 @@
 # tests under qemu-user, then the integration suite against the cross-built server under
 # qemu-user. Then the suite with FERROFTPD_OLD_KERNEL=1 (syscalls newer than Linux 3.10 denied)
 # against the native server and against a 32-bit musl (i686) build, which runs natively.
+# These make targets build the server with the cargo feature test-hooks themselves (SITE PANIC,
+# the old-kernel filter): the binaries they leave in target/<triple>/release are not for shipping.
 #
 # Nothing is cached between runs: std is built from source for each target on every run
 # (`-Z build-std`); measured cost on a 2-core machine is in cross/README.md ("CI").

@@ -1,6 +1,12 @@
 //! The one audited place for `unsafe`: libc `crypt_r(3)`, volatile zeroing of secrets, `fork(2)`,
 //! `sync_file_range(2)`, `flock(2)`, `renameat2(2)` with `RENAME_NOREPLACE`, ignoring `SIGXFSZ`,
-//! and owning a descriptor inherited from the service manager.
+//! owning a descriptor inherited from the service manager, and (feature `test-hooks` only)
+//! installing a seccomp filter.
+//!
+//! The crate denies `unsafe_code` (src/lib.rs); this module alone allows it. Each block says
+//! why it is sound in a `SAFETY:` comment, and each function here is a safe wrapper.
+
+#![allow(unsafe_code)]
 
 use std::ffi::{c_char, CStr};
 use std::io;
@@ -278,6 +284,101 @@ pub fn ignore_sigxfsz() -> io::Result<()> {
     unsafe { signal(Signal::SIGXFSZ, SigHandler::SigIgn) }
         .map(|_| ())
         .map_err(io::Error::from)
+}
+
+/// Set `PR_SET_NO_NEW_PRIVS` on the calling thread: neither it nor any program it executes can
+/// gain privileges again. An unprivileged [`install_seccomp_filter`] requires it.
+#[cfg(feature = "test-hooks")]
+pub fn set_no_new_privs() -> io::Result<()> {
+    use nix::libc;
+    // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integer arguments and touches no memory of ours.
+    // It is required before an unprivileged PR_SET_SECCOMP and only ever removes privileges.
+    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Install the classic-BPF `program` as a seccomp filter (`SECCOMP_MODE_FILTER`) of the calling
+/// thread and of the threads and processes it creates afterwards; it cannot be removed. Needs
+/// [`set_no_new_privs`] first (or CAP_SYS_ADMIN). EINVAL for a program over `u16::MAX`
+/// instructions, and from a kernel without CONFIG_SECCOMP_FILTER or under qemu-user.
+#[cfg(feature = "test-hooks")]
+pub fn install_seccomp_filter(program: &[nix::libc::sock_filter]) -> io::Result<()> {
+    use nix::libc;
+    let len =
+        u16::try_from(program.len()).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    let fprog = libc::sock_fprog {
+        len,
+        // The C struct's pointer is `*mut`, but the kernel only reads the program.
+        filter: program.as_ptr().cast_mut(),
+    };
+    // SAFETY: `fprog` points at `program`, a valid array of `len` instructions that outlives the
+    // call; the kernel copies the program before returning and keeps no pointer into our memory.
+    let rc = unsafe {
+        libc::prctl(
+            libc::PR_SET_SECCOMP,
+            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
+            &fprog as *const libc::sock_fprog,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Syscalls made directly, past libc and its fallbacks, so that a test sees exactly what the
+/// kernel (or a seccomp filter) answers: the old-kernel filter's test in src/oldkernel.rs.
+#[cfg(all(test, feature = "test-hooks"))]
+pub(crate) mod raw {
+    use nix::libc;
+    use std::ffi::CStr;
+    use std::io;
+
+    fn check(rc: libc::c_long) -> io::Result<libc::c_long> {
+        if rc == -1 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(rc)
+        }
+    }
+
+    /// `getrandom(2)` into `buf`, no flags: the number of bytes written.
+    pub fn getrandom(buf: &mut [u8]) -> io::Result<usize> {
+        // SAFETY: getrandom writes at most `buf.len()` bytes into `buf`, which is that long and
+        // borrowed mutably for the call.
+        let rc = unsafe { libc::syscall(libc::SYS_getrandom, buf.as_mut_ptr(), buf.len(), 0) };
+        check(rc).map(|n| n as usize)
+    }
+
+    /// `statx(2)` of `path` (relative to the working directory), basic fields, result discarded.
+    pub fn statx(path: &CStr) -> io::Result<()> {
+        let mut buf = [0u64; 32]; // >= sizeof(struct statx) = 256
+                                  // SAFETY: the path is NUL-terminated (a CStr); `buf` has room for a struct statx and is
+                                  // 8-byte aligned, as the struct's u64 fields need.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_statx,
+                libc::AT_FDCWD,
+                path.as_ptr(),
+                0,
+                0x7ff, // STATX_BASIC_STATS
+                buf.as_mut_ptr(),
+            )
+        };
+        check(rc).map(drop)
+    }
+
+    /// `close_range(2)` of a range no descriptor can be in (`u32::MAX..=u32::MAX`): whether the
+    /// call exists, without closing anything.
+    pub fn close_range_of_nothing() -> io::Result<()> {
+        // SAFETY: plain integer arguments, no memory passed. Descriptors are ints below
+        // RLIMIT_NOFILE, so none is numbered u32::MAX: nothing owned elsewhere (an OwnedFd, std's
+        // stdio) is closed behind its owner's back.
+        let rc = unsafe { libc::syscall(libc::SYS_close_range, u32::MAX, u32::MAX, 0) };
+        check(rc).map(drop)
+    }
 }
 
 #[cfg(test)]

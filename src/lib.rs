@@ -51,8 +51,10 @@
 //! - RFC 959's types, structures and modes (ASCII's CRLF, EBCDIC, ASA carriage control,
 //!   STRU R, MODE B and C with restart markers) are pure codecs over caller-owned buffers in
 //!   [`codec`];
-//! - logins in [`auth`] (crypt(3) hashes, the only `unsafe` is in [`ffi`]); settings in
-//!   [`config`] and [`cli`]; `--hash-password` in [`hash_password`];
+//! - logins in [`auth`] (crypt(3) hashes); settings in [`config`] and [`cli`];
+//!   `--hash-password` in [`hash_password`];
+//! - every `unsafe` block (libc calls the `nix` crate does not wrap) is in [`ffi`], behind safe
+//!   functions: the crate denies `unsafe_code` everywhere else;
 //! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
 //!   called from [`startup`].
 //! - chroot, the identity change and how paths look after a chroot are in [`privilege`].
@@ -62,6 +64,21 @@
 //!   the pure parsers at the bottom).
 //! - the properties the fuzz targets (`tests/fuzz/`) and the corpus replay test check are in
 //!   [`fuzz_checks`].
+//!
+//! # Feature `test-hooks` (off by default)
+//!
+//! Test instruments that the shipped binary must not carry, code or strings. `make test`, the
+//! qemu and old-kernel stages and CI build with it (`cargo build --features test-hooks`); a
+//! plain `cargo build --release` or `make cross` leaves it out. Each switch also needs its
+//! environment variable at run time:
+//! - `FERROFTPD_TEST_HOOKS` (any value): `SITE PANIC` panics its session, which proves a panic
+//!   closes that connection only (tests/robustness.rs);
+//! - `FERROFTPD_OLD_KERNEL=1`: the process sees Linux 3.10, syscalls added since answer ENOSYS
+//!   (`oldkernel`, a seccomp filter; `make oldkernel-test`).
+//!
+//! The tests that use them fail, never skip, against a server built without the feature.
+
+#![deny(unsafe_code)]
 
 pub mod auth;
 pub mod ban;
@@ -89,6 +106,7 @@ pub mod listener;
 pub mod listing;
 pub mod messages;
 pub mod net;
+#[cfg(feature = "test-hooks")]
 pub mod oldkernel;
 pub mod privilege;
 pub mod ratelimit;

@@ -1,5 +1,7 @@
 //! The `ferroftpd` binary: parse the command line, set up logging, run.
 
+#![deny(unsafe_code)]
+
 use ferroftpd::cli::{self, CliAction};
 use ferroftpd::hash_password::HashError;
 use std::process::ExitCode;
@@ -61,6 +63,7 @@ fn main() -> ExitCode {
             log_panics();
             // Test switch: behave as on Linux 3.10, where newer syscalls do not exist. Before
             // any thread starts, so every thread inherits the filter.
+            #[cfg(feature = "test-hooks")]
             if std::env::var_os("FERROFTPD_OLD_KERNEL").is_some_and(|v| v == "1") {
                 if let Err(e) = ferroftpd::oldkernel::deny_new_syscalls() {
                     log::error!("FERROFTPD_OLD_KERNEL=1: cannot install the filter: {e}");

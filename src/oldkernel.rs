@@ -144,28 +144,8 @@ pub fn deny_new_syscalls() -> io::Result<()> {
         ));
     };
     let program = filter_program(arch);
-    let fprog = libc::sock_fprog {
-        len: u16::try_from(program.len()).expect("filter is far below BPF_MAXINSNS"),
-        filter: program.as_ptr().cast_mut(),
-    };
-    // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integer arguments and touches no memory of ours.
-    // It is required before an unprivileged PR_SET_SECCOMP and only ever removes privileges.
-    if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: `fprog` points at `program`, a valid array of `len` instructions that outlives the
-    // call; the kernel copies the program before returning and keeps no pointer into our memory.
-    let rc = unsafe {
-        libc::prctl(
-            libc::PR_SET_SECCOMP,
-            libc::SECCOMP_MODE_FILTER as libc::c_ulong,
-            &fprog as *const libc::sock_fprog,
-        )
-    };
-    if rc != 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(())
+    crate::ffi::set_no_new_privs()?;
+    crate::ffi::install_seccomp_filter(&program)
 }
 
 /// Where a conditional jump goes.
@@ -289,10 +269,10 @@ fn filter_program(arch: u32) -> Vec<SockFilter> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn errno_of(rc: libc::c_long) -> Option<i32> {
-        (rc == -1).then(|| io::Error::last_os_error().raw_os_error().unwrap_or(0))
-    }
+    use crate::ffi;
+    use nix::errno::Errno;
+    use nix::fcntl::{openat, OFlag, AT_FDCWD};
+    use nix::sys::stat::Mode;
 
     /// Runs the program on a fake `seccomp_data`, like the kernel would.
     fn run(program: &[SockFilter], arch: u32, nr: u32) -> u32 {
@@ -413,60 +393,26 @@ mod tests {
                 }
                 return Err(format!("deny_new_syscalls: {e}"));
             }
-            let mut buf = [0u64; 32]; // >= sizeof(struct statx) = 256
-                                      // SAFETY: getrandom writes at most 16 bytes into `buf`, which holds 256.
-            let rc = unsafe { libc::syscall(libc::SYS_getrandom, buf.as_mut_ptr(), 16, 0) };
-            if errno_of(rc) != Some(libc::ENOSYS) {
-                return Err(format!("getrandom: rc {rc}, errno {:?}", errno_of(rc)));
-            }
-            // SAFETY: the path is a NUL-terminated literal; `buf` has room for a struct statx.
-            let rc = unsafe {
-                libc::syscall(
-                    libc::SYS_statx,
-                    libc::AT_FDCWD,
-                    c"/".as_ptr(),
-                    0,
-                    0x7ff, // STATX_BASIC_STATS
-                    buf.as_mut_ptr(),
-                )
+            let want_enosys = |name: &str, r: io::Result<()>| match r {
+                Err(e) if e.raw_os_error() == Some(libc::ENOSYS) => Ok(()),
+                other => Err(format!("{name}: {other:?}, want ENOSYS")),
             };
-            if errno_of(rc) != Some(libc::ENOSYS) {
-                return Err(format!("statx: rc {rc}, errno {:?}", errno_of(rc)));
+            let mut buf = [0u8; 16];
+            want_enosys("getrandom", ffi::raw::getrandom(&mut buf).map(drop))?;
+            want_enosys("statx", ffi::raw::statx(c"/"))?;
+            want_enosys("close_range", ffi::raw::close_range_of_nothing())?;
+            let dir = openat(
+                AT_FDCWD,
+                "/",
+                OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+                Mode::empty(),
+            )
+            .map_err(|e| format!("openat: {e}"))?;
+            let tmpfile = OFlag::O_TMPFILE | OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+            match openat(&dir, ".", tmpfile, Mode::from_bits_truncate(0o600)) {
+                Err(Errno::EISDIR) => {}
+                other => return Err(format!("openat(O_TMPFILE): {other:?}, want EISDIR")),
             }
-            // SAFETY: plain integer arguments; close_range of an empty range closes nothing.
-            let rc = unsafe { libc::syscall(libc::SYS_close_range, u32::MAX, u32::MAX, 0) };
-            if errno_of(rc) != Some(libc::ENOSYS) {
-                return Err(format!("close_range: rc {rc}, errno {:?}", errno_of(rc)));
-            }
-            // SAFETY: NUL-terminated literal path; the returned descriptor is closed below.
-            let fd = unsafe {
-                libc::openat(
-                    libc::AT_FDCWD,
-                    c"/".as_ptr(),
-                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-                )
-            };
-            if fd < 0 {
-                return Err(format!("openat: {}", io::Error::last_os_error()));
-            }
-            // SAFETY: NUL-terminated literal path; a descriptor, if one came back, is closed.
-            let tmp = unsafe {
-                libc::openat(
-                    fd,
-                    c".".as_ptr(),
-                    libc::O_TMPFILE | libc::O_WRONLY | libc::O_CLOEXEC,
-                    0o600,
-                )
-            };
-            if tmp >= 0 {
-                // SAFETY: opened just above, closed exactly once.
-                unsafe { libc::close(tmp) };
-            }
-            if tmp >= 0 || errno_of(-1) != Some(libc::EISDIR) {
-                return Err(format!("openat(O_TMPFILE): rc {tmp}, want EISDIR"));
-            }
-            // SAFETY: `fd` was just opened by us and is closed exactly once.
-            unsafe { libc::close(fd) };
             // std's own fallbacks (statx -> fstatat, getrandom -> /dev/urandom) keep working.
             std::fs::metadata("/").map_err(|e| format!("std::fs::metadata: {e}"))?;
             let _ = std::collections::hash_map::RandomState::new();

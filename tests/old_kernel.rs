@@ -5,6 +5,7 @@
 //! the child's pid private), checks in `/proc/<pid>/status` that a seccomp filter is installed
 //! (`Seccomp: 2`), and that the filtered server still serves a login and a listing.
 //! Under a qemu runner it prints SKIP: qemu-user refuses seccomp filters (src/oldkernel.rs).
+//! Against a server built without the `test-hooks` feature, which ignores the variable, it fails.
 
 mod common;
 
@@ -79,7 +80,12 @@ fn old_kernel_switch_installs_the_seccomp_filter() {
         .lines()
         .find_map(|l| l.strip_prefix("Seccomp:"))
         .map(str::trim);
-    assert_eq!(mode, Some("2"), "seccomp mode of the server (2 = filter)");
+    assert_eq!(
+        mode,
+        Some("2"),
+        "seccomp mode of the server (2 = filter); without one the server was built without the \
+         test-hooks feature (make test; cargo build --features test-hooks), log: {seen:?}"
+    );
 
     let mut c = FtpClient::connect(addr);
     c.login("anonymous", "test@example.com");

@@ -8,16 +8,20 @@ use std::time::Duration;
 
 #[test]
 fn a_panicking_session_closes_alone() {
-    // The hook is off unless this variable is set in the server's environment.
+    // The hook is off unless this variable is set in the server's environment, and absent
+    // from a server built without the `test-hooks` feature: then this test fails, never skips.
     std::env::set_var("FERROFTPD_TEST_HOOKS", "1");
     let mut srv = Server::start();
     std::fs::write(srv.root().join("f"), b"still here").unwrap();
     let mut other = srv.anon();
     let mut victim = srv.anon();
     victim.send("SITE PANIC");
+    let replies = victim.wait_closed(IO_TIMEOUT);
     assert!(
-        victim.wait_closed(IO_TIMEOUT).is_ok(),
-        "the panicking session must close"
+        replies.as_ref().is_ok_and(|r| r.is_empty()),
+        "the panicking session must close without a reply; got {replies:?}. A 500 means the \
+         server was built without the test-hooks feature (make test; cargo build --features \
+         test-hooks; make cross FEATURES=test-hooks)"
     );
     // The daemon and the other session live on.
     other.expect("NOOP", 200);

@@ -243,8 +243,10 @@ pub fn site(ctl: &mut Control, sub: SiteCommand) -> Result<Reply, FtpError> {
                 format!("Timeout set to {secs} seconds."),
             ))
         }
-        // A test hook, off unless the environment enables it: proves a panic in one session
-        // closes that connection only (tests/robustness.rs).
+        // A test hook, only in builds with the `test-hooks` feature and off unless the
+        // environment enables it: proves a panic in one session closes that connection only
+        // (tests/robustness.rs).
+        #[cfg(feature = "test-hooks")]
         SiteCommand::Unknown(sub)
             if sub == b"PANIC" && std::env::var_os("FERROFTPD_TEST_HOOKS").is_some() =>
         {
