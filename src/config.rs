@@ -2,11 +2,11 @@
 //! the file, `-o` and the options.
 //!
 //! Each key is declared once, in the `config_keys!` table below: its field, type, default,
-//! value kind (how it is parsed, printed and checked; see [`values`]) and `--help` text.
+//! value kind (how it is parsed, printed and checked: `config/values.rs`) and `--help` text.
 //! The macro (in `config/declare.rs`) makes the struct field, `Default`, [`KEYS`] and the
 //! per-key arms of [`Config::apply`], [`Config::get`] and [`Config::validate`] from it.
 //!
-//! To add a key: add one line to the table (a new value syntax is a new [`values::Kind`]),
+//! To add a key: add one line to the table (a new value syntax is a new `values::Kind`),
 //! then document it in `etc/ferroftpd.conf` and the README; the unit tests check the sample
 //! file shows every key. Use it as `config.the_field`.
 
@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 mod declare;
-pub mod values;
+mod values;
 
 use declare::config_keys;
 use values::{Bool, File, FileName, Listen, Maybe, Millis, Num, PasvAddress, PortRange, Secs};
@@ -27,7 +27,6 @@ config_keys! {
     // field [as "file_key"]: type = default, value kind, "help for --help";
     listen: Vec<IpAddr> = vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)], Listen,
         "addresses to listen on, comma-separated";
-    /// 0 picks a free port.
     port: u16 = 21, Num(0, 65_535), "control port (0 = pick a free port)";
     root: Option<PathBuf> = None, Maybe(File), "anonymous root directory";
     /// See `auth::UserDb`.
@@ -44,7 +43,7 @@ config_keys! {
     /// 0 is meaningful: fail at once with 425 when every data thread is busy.
     pool_wait: Duration = Duration::from_secs(30), Secs(0),
         "seconds a transfer waits for a data thread";
-    /// Socket timeouts of zero are rejected by std (`set_read_timeout`), so these start at 1.
+    // Socket timeouts of zero are rejected by std (`set_read_timeout`), so these start at 1.
     idle_timeout: Duration = Duration::from_secs(300), Secs(1),
         "seconds before an idle session is closed";
     login_timeout: Duration = Duration::from_secs(60), Secs(1), "seconds allowed to log in";
@@ -897,6 +896,48 @@ connect_from_port_20 = no
             ..base
         };
         assert_eq!(quick.validate(), Ok(()));
+    }
+
+    #[test]
+    fn validate_names_the_key_of_a_duration_out_of_range() {
+        let base = Config {
+            users: Some(PathBuf::from("/etc/users")),
+            ..Config::default()
+        };
+        let day_and_a_bit = Duration::from_secs(MAX_TIMEOUT_SECS + 1);
+        let cases = [
+            (
+                Config {
+                    idle_timeout: Duration::ZERO,
+                    ..base.clone()
+                },
+                "idle_timeout: from 1 to 86400 seconds",
+            ),
+            (
+                Config {
+                    pool_wait: day_and_a_bit,
+                    ..base.clone()
+                },
+                "pool_wait: at most 86400 seconds",
+            ),
+            (
+                Config {
+                    login_fail_delay: Duration::from_millis(MAX_FAIL_DELAY_MS + 1),
+                    ..base.clone()
+                },
+                "login_fail_delay_ms: at most 60000",
+            ),
+            (
+                Config {
+                    umask: 0o1000,
+                    ..base
+                },
+                "umask: expected an octal mask from 000 to 777, got '1000'",
+            ),
+        ];
+        for (config, message) in cases {
+            assert_eq!(config.validate(), Err(message.to_string()));
+        }
     }
 
     #[test]

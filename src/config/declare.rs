@@ -4,7 +4,7 @@
 /// its default, the `KEYS` list, and `Config`'s per-key setter, getter and check.
 ///
 /// A line reads `field [as "file_key"]: Type = default, kind, "help";` where `kind` is a
-/// value of a [`Kind`](super::values::Kind) for `Type`; `as` names a file key that differs
+/// value of a `values::Kind` for `Type`; `as` names a file key that differs
 /// from the field name. `///` lines before it add to the field's documentation.
 macro_rules! config_keys {
     ($(
