@@ -244,8 +244,16 @@ impl Config {
 
     /// Check the settings as a whole; whether `root` exists is checked at startup, not here.
     pub fn validate(&self) -> Result<(), String> {
-        // Fields are public, so a Config built in code may hold values `apply` would refuse.
-        self.check_each_key()?;
+        // Fields are public, so a Config built in code may hold values `apply` would refuse:
+        // feed each one back through `apply` (one copy of every range check), unless its kind
+        // checks it directly.
+        for (key, _) in KEYS {
+            if let Some(checked) = self.check_directly(key) {
+                checked.map_err(|message| format!("{key}: {message}"))?;
+            } else if let Some(text) = self.get(key) {
+                Config::default().apply(key, &text)?;
+            }
+        }
         if self.anonymous && self.root.is_none() {
             return Err(
                 "anonymous = yes needs root (-r), the anonymous root directory".to_string(),

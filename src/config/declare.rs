@@ -1,11 +1,11 @@
 //! The `config_keys!` macro: turns the key table in `config.rs` into the typed `Config`.
 
 /// Expands one line per key into the `Config` field (documented with the key and its help),
-/// its default, the `KEYS` list, and `Config`'s per-key setter, getter and check.
+/// its default, the `KEYS` list, and `Config`'s per-key setter, getter and direct check.
 ///
-/// A line reads `field [as "file_key"]: Type = default, kind, "help";` where `kind` is a
-/// value of a `values::Kind` for `Type`; `as` names a file key that differs
-/// from the field name. `///` lines before it add to the field's documentation.
+/// A line reads `field [as "file_key"]: Type = default, kind, "help";` where `kind` is a value
+/// of a `values::Kind` for `Type`; `as` names a file key that differs from the field name.
+/// `///` lines before it add to the field's documentation.
 macro_rules! config_keys {
     ($(
         $(#[doc = $doc:literal])*
@@ -56,15 +56,16 @@ macro_rules! config_keys {
                 None
             }
 
-            /// Check every field against what its key accepts; the error names the key.
-            fn check_each_key(&self) -> Result<(), String> {
+            /// The direct check of the field of the canonically spelled `key`, for a kind that
+            /// has one; `None`: check it by its text.
+            fn check_directly(&self, key: &str) -> Option<Result<(), String>> {
                 use $crate::config::values::Kind as _;
                 $(
-                    $kind.check(&self.$field).map_err(|message| {
-                        format!("{}: {message}", config_keys!(@key $field $($key)?))
-                    })?;
+                    if key == config_keys!(@key $field $($key)?) {
+                        return $kind.check(&self.$field);
+                    }
                 )*
-                Ok(())
+                None
             }
         }
     };

@@ -13,11 +13,11 @@ pub trait Kind<T> {
     fn parse(&self, text: &str) -> Result<T, String>;
     /// `value` in file syntax; `None` when unset.
     fn print(&self, value: &T) -> Option<String>;
-    /// Whether `value`, set in code (the fields are public), is one `parse` accepts. By
-    /// default through its text, which keeps one copy of every range check.
-    fn check(&self, value: &T) -> Result<(), String> {
-        self.print(value)
-            .map_or(Ok(()), |text| self.parse(&text).map(drop))
+    /// Whether `value`, set in code (the fields are public), is acceptable, for a kind whose
+    /// text cannot tell; `None` (most kinds): `Config::validate` parses what `print` gives,
+    /// which keeps one copy of every range check.
+    fn check(&self, _value: &T) -> Option<Result<(), String>> {
+        None
     }
 }
 
@@ -66,15 +66,15 @@ impl Kind<Duration> for Secs {
         Some(value.as_secs().to_string())
     }
     /// Checked directly, not through text: a sub-second value set in code (tests) is fine.
-    fn check(&self, value: &Duration) -> Result<(), String> {
+    fn check(&self, value: &Duration) -> Option<Result<(), String>> {
         let too_long = *value > Duration::from_secs(MAX_TIMEOUT_SECS);
-        if self.0 == 0 && too_long {
+        Some(if self.0 == 0 && too_long {
             Err(format!("at most {MAX_TIMEOUT_SECS} seconds"))
         } else if self.0 > 0 && (value.is_zero() || too_long) {
             Err(format!("from 1 to {MAX_TIMEOUT_SECS} seconds"))
         } else {
             Ok(())
-        }
+        })
     }
 }
 
@@ -88,11 +88,11 @@ impl Kind<Duration> for Millis {
     fn print(&self, value: &Duration) -> Option<String> {
         Some(value.as_millis().to_string())
     }
-    fn check(&self, value: &Duration) -> Result<(), String> {
+    fn check(&self, value: &Duration) -> Option<Result<(), String>> {
         if *value > Duration::from_millis(self.0) {
-            return Err(format!("at most {}", self.0));
+            return Some(Err(format!("at most {}", self.0)));
         }
-        Ok(())
+        Some(Ok(()))
     }
 }
 
@@ -106,8 +106,8 @@ impl<T, K: Kind<T>> Kind<Option<T>> for Maybe<K> {
     fn print(&self, value: &Option<T>) -> Option<String> {
         self.0.print(value.as_ref()?)
     }
-    fn check(&self, value: &Option<T>) -> Result<(), String> {
-        value.as_ref().map_or(Ok(()), |v| self.0.check(v))
+    fn check(&self, value: &Option<T>) -> Option<Result<(), String>> {
+        self.0.check(value.as_ref()?)
     }
 }
 
