@@ -4,7 +4,7 @@ use crate::auth::UserDb;
 use crate::config::{self, Config, KEYS};
 use crate::hash_password::Method;
 use crate::messages;
-use getopts::{Matches, Options};
+use getopts::{HasArg, Matches, Occur, Options};
 use std::path::Path;
 
 /// What the binary should do after reading its arguments.
@@ -24,27 +24,100 @@ pub enum CliAction {
     HashPassword(Method),
 }
 
-/// Options that set one config key from their value: (long name, config key).
-const VALUE_OPTIONS: &[(&str, &str)] = &[
-    ("port", "port"),
-    ("root", "root"),
-    ("users", "users"),
-    ("pasv-ports", "pasv_ports"),
-    ("pasv-address", "pasv_address"),
-    ("max-clients", "max_clients"),
-    ("max-per-ip", "max_per_ip"),
-    ("data-threads", "data_threads"),
-    ("pidfile", "pidfile"),
-];
+/// What an option does with the config.
+#[derive(Clone, Copy)]
+enum Does {
+    /// Sets this key from the option's value; the values of a repeatable one together form one
+    /// list, set where the last of them stands.
+    Set(&'static str),
+    /// Sets this key to this value.
+    SetTo(&'static str, &'static str),
+    /// Read by [`parse_args`] or [`build_config`] itself.
+    Other,
+}
 
-/// Flags that set one boolean config key: (long name, config key, value).
-const FLAG_OPTIONS: &[(&str, &str, &str)] = &[
-    ("anonymous", "anonymous", "yes"),
-    ("allow-fxp", "allow_fxp", "yes"),
-    ("daemon", "daemon", "yes"),
-    ("inetd", "inetd", "yes"),
+/// One command-line option.
+struct Opt {
+    short: &'static str,
+    long: &'static str,
+    /// The value's name in `--help`; empty for a flag.
+    hint: &'static str,
+    occur: Occur,
+    does: Does,
+    /// `--help` text; `{default}` becomes the key's default (`on`/`off` for a flag).
+    help: &'static str,
+}
+
+const fn opt(
+    short: &'static str,
+    long: &'static str,
+    hint: &'static str,
+    occur: Occur,
+    does: Does,
+    help: &'static str,
+) -> Opt {
+    Opt {
+        short,
+        long,
+        hint,
+        occur,
+        does,
+        help,
+    }
+}
+
+use Does::{Other, Set, SetTo};
+use Occur::{Multi as MANY, Optional as ONCE};
+
+/// Every option, in `--help` order.
+#[rustfmt::skip]
+const OPTIONS: &[Opt] = &[
+    opt("l", "listen", "ADDR", MANY, Set("listen"),
+        "address to listen on; repeat for more; replaces the config list (default {default})"),
+    opt("p", "port", "PORT", ONCE, Set("port"),
+        "control port, 0 picks a free one (default {default})"),
+    opt("r", "root", "DIR", ONCE, Set("root"),
+        "anonymous root directory (default {default})"),
+    opt("U", "users", "FILE", ONCE, Set("users"),
+        "users file, lines name:hash:home:rw|ro (default {default})"),
+    opt("A", "anonymous", "", ONCE, SetTo("anonymous", "yes"),
+        "allow read-only anonymous logins in the root directory (default {default})"),
+    opt("", "pasv-ports", "LO-HI", ONCE, Set("pasv_ports"),
+        "passive port range (default: any free port)"),
+    opt("", "pasv-address", "ADDR", ONCE, Set("pasv_address"),
+        "IPv4 address to advertise in PASV replies, for NAT (default: the local address)"),
+    opt("", "max-clients", "N", ONCE, Set("max_clients"),
+        "control connections in total (default {default})"),
+    opt("", "max-per-ip", "N", ONCE, Set("max_per_ip"),
+        "control connections per client address (default {default})"),
+    opt("", "data-threads", "N", ONCE, Set("data_threads"),
+        "data transfer threads, 1-256 (default {default})"),
+    opt("", "allow-fxp", "", ONCE, SetTo("allow_fxp", "yes"),
+        "allow server-to-server (FXP) transfers (default {default})"),
+    opt("c", "config", "FILE", ONCE, Other,
+        "read settings from FILE (key = value lines) before the options"),
+    opt("o", "option", "KEY=VALUE", MANY, Other,
+        "set any config key (see the list below); repeatable"),
     // -f wins over `daemon = yes` in a shared config file (inittab respawn needs it).
-    ("foreground", "daemon", "no"),
+    opt("f", "foreground", "", ONCE, SetTo("daemon", "no"),
+        "stay in the foreground, for inittab respawn or a supervisor (default; overrides daemon)"),
+    opt("d", "daemon", "", ONCE, SetTo("daemon", "yes"),
+        "detach into the background once the ports are bound (default {default})"),
+    opt("i", "inetd", "", ONCE, SetTo("inetd", "yes"),
+        "serve one connection on stdin/stdout, for inetd or tcpsvd (default {default})"),
+    opt("P", "pidfile", "FILE", ONCE, Set("pidfile"),
+        "write the daemon's pid to FILE (default {default})"),
+    opt("t", "test-config", "", ONCE, Other,
+        "check the config and users file, print problems, exit 0 if fine or 1"),
+    opt("v", "verbose", "", MANY, Other,
+        "more logging: -v debug, -vv trace (raises `verbose`)"),
+    opt("", "hash-password", "", ONCE, Other,
+        "read a password (asked twice, without echo, on a terminal; one line from a pipe), \
+         print its hash for the users file, exit"),
+    opt("", "hash-method", "METHOD", ONCE, Other,
+        "hash of --hash-password: sha512 ($6$), sha256 ($5$) or md5 ($1$) (default sha512)"),
+    opt("h", "help", "", ONCE, Other, "print this help and exit"),
+    opt("V", "version", "", ONCE, Other, "print the version and exit"),
 ];
 
 /// The default of `key` as the help shows it.
@@ -54,144 +127,37 @@ fn default_of(key: &str) -> String {
         .unwrap_or_else(|| "unset".to_string())
 }
 
+/// The `--help` text of `opt`, with its key's default filled in.
+fn describe(opt: &Opt) -> String {
+    let default = match opt.does {
+        Set(key) => default_of(key),
+        SetTo(key, _) => match default_of(key).as_str() {
+            "yes" => "on".to_string(),
+            "no" => "off".to_string(),
+            other => other.to_string(),
+        },
+        Other => return opt.help.to_string(),
+    };
+    opt.help.replace("{default}", &default)
+}
+
 fn options() -> Options {
     let mut o = Options::new();
-    o.optmulti(
-        "l",
-        "listen",
-        &format!(
-            "address to listen on; repeat for more; replaces the config list (default {})",
-            default_of("listen")
-        ),
-        "ADDR",
-    );
-    o.optopt(
-        "p",
-        "port",
-        &format!(
-            "control port, 0 picks a free one (default {})",
-            default_of("port")
-        ),
-        "PORT",
-    );
-    o.optopt(
-        "r",
-        "root",
-        "anonymous root directory (default unset)",
-        "DIR",
-    );
-    o.optopt(
-        "U",
-        "users",
-        "users file, lines name:hash:home:rw|ro (default unset)",
-        "FILE",
-    );
-    o.optflag(
-        "A",
-        "anonymous",
-        "allow read-only anonymous logins in the root directory (default off)",
-    );
-    o.optopt(
-        "",
-        "pasv-ports",
-        "passive port range (default: any free port)",
-        "LO-HI",
-    );
-    o.optopt(
-        "",
-        "pasv-address",
-        "IPv4 address to advertise in PASV replies, for NAT (default: the local address)",
-        "ADDR",
-    );
-    o.optopt(
-        "",
-        "max-clients",
-        &format!(
-            "control connections in total (default {})",
-            default_of("max_clients")
-        ),
-        "N",
-    );
-    o.optopt(
-        "",
-        "max-per-ip",
-        &format!(
-            "control connections per client address (default {})",
-            default_of("max_per_ip")
-        ),
-        "N",
-    );
-    o.optopt(
-        "",
-        "data-threads",
-        &format!(
-            "data transfer threads, 1-256 (default {})",
-            default_of("data_threads")
-        ),
-        "N",
-    );
-    o.optflag(
-        "",
-        "allow-fxp",
-        "allow server-to-server (FXP) transfers (default off)",
-    );
-    o.optopt(
-        "c",
-        "config",
-        "read settings from FILE (key = value lines) before the options",
-        "FILE",
-    );
-    o.optmulti(
-        "o",
-        "option",
-        "set any config key (see the list below); repeatable",
-        "KEY=VALUE",
-    );
-    o.optflag(
-        "f",
-        "foreground",
-        "stay in the foreground, for inittab respawn or a supervisor (default; overrides daemon)",
-    );
-    o.optflag(
-        "d",
-        "daemon",
-        "detach into the background once the ports are bound (default off)",
-    );
-    o.optflag(
-        "i",
-        "inetd",
-        "serve one connection on stdin/stdout, for inetd or tcpsvd (default off)",
-    );
-    o.optopt(
-        "P",
-        "pidfile",
-        "write the daemon's pid to FILE (default unset)",
-        "FILE",
-    );
-    o.optflag(
-        "t",
-        "test-config",
-        "check the config and users file, print problems, exit 0 if fine or 1",
-    );
-    o.optflagmulti(
-        "v",
-        "verbose",
-        "more logging: -v debug, -vv trace (raises `verbose`)",
-    );
-    o.optflag(
-        "",
-        "hash-password",
-        "read a password (asked twice, without echo, on a terminal; one line from a pipe), \
-         print its hash for the users file, exit",
-    );
-    o.optopt(
-        "",
-        "hash-method",
-        "hash of --hash-password: sha512 ($6$), sha256 ($5$) or md5 ($1$) (default sha512)",
-        "METHOD",
-    );
-    o.optflag("h", "help", "print this help and exit");
-    o.optflag("V", "version", "print the version and exit");
+    for opt in OPTIONS {
+        let has_arg = if opt.hint.is_empty() {
+            HasArg::No
+        } else {
+            HasArg::Yes
+        };
+        o.opt(
+            opt.short,
+            opt.long,
+            &describe(opt),
+            opt.hint,
+            has_arg,
+            opt.occur,
+        );
+    }
     o
 }
 
@@ -267,6 +233,18 @@ enum Setting {
     Verbose,
 }
 
+/// Options grouped in one argument (`-fd`) share its position; they apply in this order, so
+/// `-f` beats `-d`, `-o` beats a flag, and `-v` beats `-o`.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Grouped {
+    Value,
+    FlagOn,
+    FlagOff,
+    List,
+    Option,
+    Verbose,
+}
+
 /// Defaults, then the `-c` file, then every option in the order it was given.
 fn build_config(m: &Matches) -> Result<Config, String> {
     let mut config = match m.opt_str("config") {
@@ -274,45 +252,55 @@ fn build_config(m: &Matches) -> Result<Config, String> {
         None => Config::default(),
     };
 
-    let mut settings: Vec<(usize, Setting)> = Vec::new();
-    for (long, key) in VALUE_OPTIONS {
-        for (pos, value) in m.opt_strs_pos(long) {
-            let label = format!("--{long}");
-            let (key, value) = (key.to_string(), value);
-            settings.push((pos, Setting::Key { label, key, value }));
+    let mut settings: Vec<(usize, Grouped, Setting)> = Vec::new();
+    let set = |label: String, key: &str, value: String| Setting::Key {
+        label,
+        key: key.to_string(),
+        value,
+    };
+    for opt in OPTIONS {
+        let label = format!("--{}", opt.long);
+        match opt.does {
+            Set(key) if opt.occur == MANY => {
+                // All -l together form the new list, placed where the last one stood.
+                let given = m.opt_strs_pos(opt.long);
+                if let Some((pos, _)) = given.last() {
+                    let values: Vec<&str> = given.iter().map(|(_, v)| v.as_str()).collect();
+                    let setting = set(label, key, values.join(","));
+                    settings.push((*pos, Grouped::List, setting));
+                }
+            }
+            Set(key) => {
+                for (pos, value) in m.opt_strs_pos(opt.long) {
+                    settings.push((pos, Grouped::Value, set(label.clone(), key, value)));
+                }
+            }
+            SetTo(key, value) => {
+                let group = if value == "no" {
+                    Grouped::FlagOff
+                } else {
+                    Grouped::FlagOn
+                };
+                for pos in m.opt_positions(opt.long) {
+                    settings.push((pos, group, set(label.clone(), key, value.to_string())));
+                }
+            }
+            Other => {}
         }
-    }
-    for (long, key, value) in FLAG_OPTIONS {
-        for pos in m.opt_positions(long) {
-            let (label, key, value) = (format!("--{long}"), key.to_string(), value.to_string());
-            settings.push((pos, Setting::Key { label, key, value }));
-        }
-    }
-    // All -l together form the new list, placed where the last one stood.
-    let listens = m.opt_strs_pos("listen");
-    if let Some((pos, _)) = listens.last() {
-        let value = listens
-            .iter()
-            .map(|(_, v)| v.as_str())
-            .collect::<Vec<_>>()
-            .join(",");
-        let (label, key) = ("--listen".to_string(), "listen".to_string());
-        settings.push((*pos, Setting::Key { label, key, value }));
     }
     for (pos, arg) in m.opt_strs_pos("option") {
         let Some((key, value)) = arg.split_once('=') else {
             return Err(format!("-o '{arg}': expected KEY=VALUE"));
         };
-        let label = format!("-o '{arg}'");
-        let (key, value) = (key.trim().to_string(), value.trim().to_string());
-        settings.push((pos, Setting::Key { label, key, value }));
+        let setting = set(format!("-o '{arg}'"), key.trim(), value.trim().to_string());
+        settings.push((pos, Grouped::Option, setting));
     }
     for pos in m.opt_positions("verbose") {
-        settings.push((pos, Setting::Verbose));
+        settings.push((pos, Grouped::Verbose, Setting::Verbose));
     }
-    settings.sort_by_key(|(pos, _)| *pos);
+    settings.sort_by_key(|(pos, group, _)| (*pos, *group));
 
-    for (_, setting) in settings {
+    for (_, _, setting) in settings {
         match setting {
             Setting::Key { label, key, value } => {
                 config
@@ -608,6 +596,31 @@ mod tests {
         assert_eq!(run(&["-o", "verbose=0", "-v"]).verbose, 1);
         assert_eq!(run(&["-v", "-o", "verbose=0"]).verbose, 0);
         assert_eq!(run(&["-vvvv"]).verbose, 2, "saturates at trace");
+    }
+
+    #[test]
+    fn options_grouped_in_one_argument_keep_their_precedence() {
+        // Grouped options share one position: -f beats -d, -o beats a flag, -v beats -o.
+        assert!(!run(&["-fd"]).daemon);
+        assert!(!run(&["-df"]).daemon);
+        assert!(run(&["-fo", "daemon=yes"]).daemon);
+        assert!(!run(&["-Ao", "anonymous=no"]).anonymous);
+        assert_eq!(run(&["-vo", "verbose=0"]).verbose, 1);
+        assert_eq!(run(&["-Al", "::1", "-r", "/r"]).listen, vec![ip("::1")]);
+    }
+
+    #[test]
+    fn option_table_names_real_keys_and_fills_in_defaults() {
+        for opt in OPTIONS {
+            if let Set(key) | SetTo(key, _) = opt.does {
+                assert!(KEYS.iter().any(|(k, _)| *k == key), "--{}: {key}", opt.long);
+            }
+            assert!(!describe(opt).contains("{default}"), "--{}", opt.long);
+        }
+        let help = |long: &str| OPTIONS.iter().find(|o| o.long == long).map(describe);
+        assert!(help("anonymous").is_some_and(|h| h.ends_with("(default off)")));
+        assert!(help("port").is_some_and(|h| h.ends_with("(default 21)")));
+        assert!(help("pidfile").is_some_and(|h| h.ends_with("(default unset)")));
     }
 
     #[test]

@@ -1,4 +1,14 @@
-//! The one typed `Config`: its defaults, the `key = value` file, and the single setter behind both.
+//! The one typed `Config`: its key table, the `key = value` file, and the single setter behind
+//! the file, `-o` and the options.
+//!
+//! Each key is declared once, in the `config_keys!` table below: its field, type, default,
+//! value kind (how it is parsed, printed and checked: `config/values.rs`) and `--help` text.
+//! The macro (in `config/declare.rs`) makes the struct field, `Default`, [`KEYS`] and the
+//! per-key arms of [`Config::apply`], [`Config::get`] and [`Config::validate`] from it.
+//!
+//! To add a key: add one line to the table (a new value syntax is a new `values::Kind`),
+//! then document it in `etc/ferroftpd.conf` and the README; the unit tests check the sample
+//! file shows every key. Use it as `config.the_field`.
 
 use std::fmt;
 use std::io::Read;
@@ -6,289 +16,103 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Every setting of the server; [`Config::default`] holds the documented defaults.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Config {
-    /// `listen`: addresses to bind, one listener each (comma-separated in a file).
-    pub listen: Vec<IpAddr>,
-    /// `port`: control port; 0 picks a free port.
-    pub port: u16,
-    /// `root`: the anonymous root directory.
-    pub root: Option<PathBuf>,
-    /// `users`: the users file (see `auth::UserDb`).
-    pub users: Option<PathBuf>,
-    /// `anonymous`: allow `anonymous`/`ftp` logins, read-only, in `root`.
-    pub anonymous: bool,
-    /// `pasv_ports` `LO-HI`: passive ports to choose from; `None`: the kernel's ephemeral range.
-    pub pasv_ports: Option<(u16, u16)>,
-    /// `pasv_address`: IPv4 address advertised in PASV replies (for NAT); `None` = local address.
-    pub pasv_address: Option<IpAddr>,
-    /// `max_clients`: control connections in total.
-    pub max_clients: usize,
-    /// `max_per_ip`: control connections from one client address.
-    pub max_per_ip: usize,
-    /// `data_threads`: size of the data transfer pool.
-    pub data_threads: usize,
-    /// `pool_wait` (seconds): how long a transfer waits for a free data thread before 425.
-    pub pool_wait: Duration,
-    /// `idle_timeout` (seconds): a control connection idle this long is closed.
-    pub idle_timeout: Duration,
-    /// `login_timeout` (seconds): time allowed from connect to a successful login.
-    pub login_timeout: Duration,
-    /// `data_timeout` (seconds): data connect/accept, and a data connection idle this long.
-    pub data_timeout: Duration,
-    /// `data_stall_bytes`: a transfer moving fewer bytes than this in `data_stall_window` is
-    /// ended with 426; 0 turns the rule off.
-    pub data_stall_bytes: u64,
-    /// `data_stall_window` (seconds): the span `data_stall_bytes` is measured over.
-    pub data_stall_window: Duration,
-    /// `max_transfers_per_ip`: data pool jobs one client address may run at once; 0 = no cap.
-    pub max_transfers_per_ip: usize,
-    /// `login_fail_delay_ms` (milliseconds): pause after each failed login.
-    pub login_fail_delay: Duration,
-    /// `max_login_failures`: failed logins before 421 and close.
-    pub max_login_failures: u32,
-    /// `umask` (octal): applied to created files and directories.
-    pub umask: u32,
-    /// `banner`: text of the 220 greeting; lines separated by `'\n'` (written `\n` in the file).
-    pub banner: Option<String>,
-    /// `allow_fxp`: allow data connections to or from an address other than the client's.
-    pub allow_fxp: bool,
-    /// `max_list_entries`: most entries one LIST/NLST/MLSD sends.
-    pub max_list_entries: usize,
-    /// `verbose`: log level, 0 info, 1 debug, 2 trace.
-    pub verbose: u8,
-    /// `run_as`: user to become after binding (the server must start as root); `None` stays.
-    pub run_as: Option<String>,
-    /// `chroot`: chroot(2) the whole process into `root` at startup (needs `run_as`).
-    pub chroot: bool,
-    /// `system_users`: also accept `/etc/passwd` + `/etc/shadow` accounts (the process keeps root).
-    pub system_users: bool,
-    /// `ftpusers`: system user names refused login, one a line (`root` is always refused).
-    pub ftpusers: PathBuf,
-    /// `pidfile`: file the daemon writes its pid to; `None` writes none.
-    pub pidfile: Option<PathBuf>,
-    /// `daemon`: detach into the background once the listeners are bound.
-    pub daemon: bool,
-    /// `inetd`: serve the one connection on stdin/stdout (inetd, tcpsvd) instead of listening.
-    pub inetd: bool,
-    /// `shutdown_timeout` (seconds): how long running transfers may finish after SIGTERM.
-    pub shutdown_timeout: Duration,
-    /// `fsync`: flush an uploaded file to storage before replying 226.
-    pub fsync: bool,
-    /// `atomic_uploads`: upload under a temporary name, renamed into place only when complete.
-    pub atomic_uploads: bool,
-    /// `deny_overwrite`: uploads and renames never change existing content (no replacing STOR
-    /// or RNTO, no resume before the end of the file).
-    pub deny_overwrite: bool,
-    /// `keep_partial_on_enospc`: keep, rather than undo, an upload cut short by a full disk.
-    pub keep_partial_on_enospc: bool,
-    /// `hide_dot_files`: listings leave out names starting with `.`.
-    pub hide_dot_files: bool,
-    /// `download_rate` (bytes per second, per session): 0 is unlimited.
-    pub download_rate: u64,
-    /// `upload_rate` (bytes per second, per session): 0 is unlimited.
-    pub upload_rate: u64,
-    /// `ban_after`: failed logins from one address within `ban_window` that ban it; 0 never bans.
-    pub ban_after: u32,
-    /// `ban_window` (seconds): how far back failed logins are counted for `ban_after`.
-    pub ban_window: Duration,
-    /// `ban_time` (seconds): how long a banned address is refused.
-    pub ban_time: Duration,
-    /// `syslog`: log to the local syslog daemon instead of stderr.
-    pub syslog: bool,
-    /// `syslog_socket`: the syslog daemon's datagram socket.
-    pub syslog_socket: PathBuf,
-    /// `xferlog`: append one wu-ftpd xferlog line per transfer to this file; `None` logs none.
-    pub xferlog: Option<PathBuf>,
-    /// `banner_file`: file whose lines are sent with the 220 greeting.
-    pub banner_file: Option<PathBuf>,
-    /// `login_message`: text sent with the 230 reply; lines separated by `'\n'`.
-    pub login_message: Option<String>,
-    /// `message_file`: per-directory file shown on CWD into it; `None` (empty value) disables.
-    pub message_file: Option<String>,
-    /// `connect_from_port_20`: active-mode data connections come from port 20 (needs root).
-    pub connect_from_port_20: bool,
+mod declare;
+mod values;
+
+use declare::config_keys;
+use values::{Bool, File, FileName, Listen, Maybe, Millis, Num, PasvAddress, PortRange, Secs};
+use values::{Text, Umask, UserName, U32_MAX};
+
+config_keys! {
+    // field [as "file_key"]: type = default, value kind, "help for --help";
+    listen: Vec<IpAddr> = vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)], Listen,
+        "addresses to listen on, comma-separated";
+    port: u16 = 21, Num(0, 65_535), "control port (0 = pick a free port)";
+    root: Option<PathBuf> = None, Maybe(File), "anonymous root directory";
+    /// See `auth::UserDb`.
+    users: Option<PathBuf> = None, Maybe(File), "users file (name:hash:home:rw|ro)";
+    anonymous: bool = false, Bool, "allow read-only anonymous logins in root (yes/no)";
+    pasv_ports: Option<(u16, u16)> = None, Maybe(PortRange),
+        "passive port range LO-HI (unset = the kernel's ephemeral range)";
+    /// For NAT; `None`: the local address of the control connection.
+    pasv_address: Option<IpAddr> = None, Maybe(PasvAddress),
+        "IPv4 address advertised in PASV replies";
+    max_clients: usize = 64, Num(1, U32_MAX), "control connections in total";
+    max_per_ip: usize = 32, Num(1, U32_MAX), "control connections per client address";
+    data_threads: usize = 8, Num(1, 256), "data transfer threads (1-256)";
+    /// 0 is meaningful: fail at once with 425 when every data thread is busy.
+    pool_wait: Duration = Duration::from_secs(30), Secs(0),
+        "seconds a transfer waits for a data thread";
+    // Socket timeouts of zero are rejected by std (`set_read_timeout`), so these start at 1.
+    idle_timeout: Duration = Duration::from_secs(300), Secs(1),
+        "seconds before an idle session is closed";
+    login_timeout: Duration = Duration::from_secs(60), Secs(1), "seconds allowed to log in";
+    data_timeout: Duration = Duration::from_secs(60), Secs(1),
+        "seconds for data connect and data idle";
+    data_stall_bytes: u64 = 65_536, Num(0, u64::MAX),
+        "a transfer moving fewer bytes per data_stall_window ends with 426 (0 = off)";
+    data_stall_window: Duration = Duration::from_secs(60), Secs(1),
+        "seconds over which data_stall_bytes must move";
+    max_transfers_per_ip: usize = 4, Num(0, U32_MAX),
+        "transfers one client address may run at once (0 = no cap)";
+    login_fail_delay as "login_fail_delay_ms": Duration = Duration::from_millis(1000),
+        Millis(MAX_FAIL_DELAY_MS), "milliseconds to pause after a failed login";
+    max_login_failures: u32 = 3, Num(1, U32_MAX),
+        "failed logins before the connection is closed";
+    umask: u32 = 0o022, Umask, "octal umask for created files";
+    /// Lines separated by `'\n'` (written `\n` in the file).
+    banner: Option<String> = None, Maybe(Text), "220 greeting text (\\n splits lines)";
+    allow_fxp: bool = false, Bool, "allow server-to-server (FXP) transfers (yes/no)";
+    max_list_entries: usize = 100_000, Num(1, U32_MAX), "most entries one listing sends";
+    verbose: u8 = 0, Num(0, 2), "log level: 0 info, 1 debug, 2 trace";
+    /// The server must start as root; `None` stays as it started.
+    run_as: Option<String> = None, Maybe(UserName),
+        "user to switch to after binding (start as root)";
+    chroot: bool = false, Bool, "chroot the process into root (needs run_as) (yes/no)";
+    /// The process then keeps root, for setfsuid per session.
+    system_users: bool = false, Bool, "also accept /etc/passwd + /etc/shadow accounts (yes/no)";
+    /// `root` is always refused.
+    ftpusers: PathBuf = PathBuf::from("/etc/ftpusers"), File,
+        "system user names refused login, one a line";
+    pidfile: Option<PathBuf> = None, Maybe(File), "file to write the daemon's pid to";
+    daemon: bool = false, Bool, "detach into the background (yes/no)";
+    /// For inetd or tcpsvd, instead of listening.
+    inetd: bool = false, Bool, "serve one connection on stdin/stdout (yes/no)";
+    /// 0: abort running transfers at once on SIGTERM.
+    shutdown_timeout: Duration = Duration::from_secs(30), Secs(0),
+        "seconds running transfers may finish after SIGTERM";
+    fsync: bool = true, Bool, "flush uploads to storage before 226 (yes/no)";
+    atomic_uploads: bool = false, Bool,
+        "upload to a temporary name, rename when complete (yes/no)";
+    /// No replacing STOR or RNTO, no resume before the end of the file.
+    deny_overwrite: bool = false, Bool,
+        "uploads and RNTO never change existing content (yes/no)";
+    keep_partial_on_enospc: bool = false, Bool,
+        "keep uploads cut short by a full disk (yes/no)";
+    hide_dot_files: bool = false, Bool, "listings leave out dot files (yes/no)";
+    download_rate: u64 = 0, Num(0, u64::MAX),
+        "bytes per second per session for downloads (0 = unlimited)";
+    upload_rate: u64 = 0, Num(0, u64::MAX),
+        "bytes per second per session for uploads (0 = unlimited)";
+    /// Counted within `ban_window`.
+    ban_after: u32 = 10, Num(0, U32_MAX),
+        "failed logins from one address that ban it (0 = never)";
+    ban_window: Duration = Duration::from_secs(300), Secs(1),
+        "seconds over which failed logins are counted";
+    ban_time: Duration = Duration::from_secs(600), Secs(1), "seconds a banned address is refused";
+    syslog: bool = false, Bool, "log to syslog instead of stderr (yes/no)";
+    syslog_socket: PathBuf = PathBuf::from("/dev/log"), File, "the syslog daemon's datagram socket";
+    /// One wu-ftpd xferlog line per transfer; `None` logs none.
+    xferlog: Option<PathBuf> = None, Maybe(File), "wu-ftpd style transfer log file";
+    banner_file: Option<PathBuf> = None, Maybe(File), "file sent with the 220 greeting";
+    login_message: Option<String> = None, Maybe(Text), "text sent with 230 (\\n splits lines)";
+    /// `None` (the empty value in a file) disables it.
+    message_file: Option<String> = Some(".message".to_string()), FileName,
+        "per-directory file shown on CWD (empty = off)";
+    /// Binding port 20 needs root.
+    connect_from_port_20: bool = false, Bool, "active data connections from port 20 (yes/no)";
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            listen: vec![IpAddr::V4(Ipv4Addr::UNSPECIFIED)],
-            port: 21,
-            root: None,
-            users: None,
-            anonymous: false,
-            pasv_ports: None,
-            pasv_address: None,
-            max_clients: 64,
-            max_per_ip: 32,
-            data_threads: 8,
-            pool_wait: Duration::from_secs(30),
-            idle_timeout: Duration::from_secs(300),
-            login_timeout: Duration::from_secs(60),
-            data_timeout: Duration::from_secs(60),
-            data_stall_bytes: 65_536,
-            data_stall_window: Duration::from_secs(60),
-            max_transfers_per_ip: 4,
-            login_fail_delay: Duration::from_millis(1000),
-            max_login_failures: 3,
-            umask: 0o022,
-            banner: None,
-            allow_fxp: false,
-            max_list_entries: 100_000,
-            verbose: 0,
-            run_as: None,
-            chroot: false,
-            system_users: false,
-            ftpusers: PathBuf::from("/etc/ftpusers"),
-            pidfile: None,
-            daemon: false,
-            inetd: false,
-            shutdown_timeout: Duration::from_secs(30),
-            fsync: true,
-            atomic_uploads: false,
-            deny_overwrite: false,
-            keep_partial_on_enospc: false,
-            hide_dot_files: false,
-            download_rate: 0,
-            upload_rate: 0,
-            ban_after: 10,
-            ban_window: Duration::from_secs(300),
-            ban_time: Duration::from_secs(600),
-            syslog: false,
-            syslog_socket: PathBuf::from("/dev/log"),
-            xferlog: None,
-            banner_file: None,
-            login_message: None,
-            message_file: Some(".message".to_string()),
-            connect_from_port_20: false,
-        }
-    }
-}
-
-/// Every key [`Config::apply`] accepts (canonical `_` spelling) with a one-line description.
-pub const KEYS: &[(&str, &str)] = &[
-    ("listen", "addresses to listen on, comma-separated"),
-    ("port", "control port (0 = pick a free port)"),
-    ("root", "anonymous root directory"),
-    ("users", "users file (name:hash:home:rw|ro)"),
-    (
-        "anonymous",
-        "allow read-only anonymous logins in root (yes/no)",
-    ),
-    (
-        "pasv_ports",
-        "passive port range LO-HI (unset = the kernel's ephemeral range)",
-    ),
-    ("pasv_address", "IPv4 address advertised in PASV replies"),
-    ("max_clients", "control connections in total"),
-    ("max_per_ip", "control connections per client address"),
-    ("data_threads", "data transfer threads (1-256)"),
-    ("pool_wait", "seconds a transfer waits for a data thread"),
-    ("idle_timeout", "seconds before an idle session is closed"),
-    ("login_timeout", "seconds allowed to log in"),
-    ("data_timeout", "seconds for data connect and data idle"),
-    (
-        "data_stall_bytes",
-        "a transfer moving fewer bytes per data_stall_window ends with 426 (0 = off)",
-    ),
-    (
-        "data_stall_window",
-        "seconds over which data_stall_bytes must move",
-    ),
-    (
-        "max_transfers_per_ip",
-        "transfers one client address may run at once (0 = no cap)",
-    ),
-    (
-        "login_fail_delay_ms",
-        "milliseconds to pause after a failed login",
-    ),
-    (
-        "max_login_failures",
-        "failed logins before the connection is closed",
-    ),
-    ("umask", "octal umask for created files"),
-    ("banner", "220 greeting text (\\n splits lines)"),
-    (
-        "allow_fxp",
-        "allow server-to-server (FXP) transfers (yes/no)",
-    ),
-    ("max_list_entries", "most entries one listing sends"),
-    ("verbose", "log level: 0 info, 1 debug, 2 trace"),
-    ("run_as", "user to switch to after binding (start as root)"),
-    (
-        "chroot",
-        "chroot the process into root (needs run_as) (yes/no)",
-    ),
-    (
-        "system_users",
-        "also accept /etc/passwd + /etc/shadow accounts (yes/no)",
-    ),
-    ("ftpusers", "system user names refused login, one a line"),
-    ("pidfile", "file to write the daemon's pid to"),
-    ("daemon", "detach into the background (yes/no)"),
-    ("inetd", "serve one connection on stdin/stdout (yes/no)"),
-    (
-        "shutdown_timeout",
-        "seconds running transfers may finish after SIGTERM",
-    ),
-    ("fsync", "flush uploads to storage before 226 (yes/no)"),
-    (
-        "atomic_uploads",
-        "upload to a temporary name, rename when complete (yes/no)",
-    ),
-    (
-        "deny_overwrite",
-        "uploads and RNTO never change existing content (yes/no)",
-    ),
-    (
-        "keep_partial_on_enospc",
-        "keep uploads cut short by a full disk (yes/no)",
-    ),
-    ("hide_dot_files", "listings leave out dot files (yes/no)"),
-    (
-        "download_rate",
-        "bytes per second per session for downloads (0 = unlimited)",
-    ),
-    (
-        "upload_rate",
-        "bytes per second per session for uploads (0 = unlimited)",
-    ),
-    (
-        "ban_after",
-        "failed logins from one address that ban it (0 = never)",
-    ),
-    ("ban_window", "seconds over which failed logins are counted"),
-    ("ban_time", "seconds a banned address is refused"),
-    ("syslog", "log to syslog instead of stderr (yes/no)"),
-    ("syslog_socket", "the syslog daemon's datagram socket"),
-    ("xferlog", "wu-ftpd style transfer log file"),
-    ("banner_file", "file sent with the 220 greeting"),
-    ("login_message", "text sent with 230 (\\n splits lines)"),
-    (
-        "message_file",
-        "per-directory file shown on CWD (empty = off)",
-    ),
-    (
-        "connect_from_port_20",
-        "active data connections from port 20 (yes/no)",
-    ),
-];
-
-/// Keys holding a `Duration`, which `validate` checks without a text round trip.
-const DURATION_KEYS: &[&str] = &[
-    "pool_wait",
-    "idle_timeout",
-    "login_timeout",
-    "data_timeout",
-    "data_stall_window",
-    "login_fail_delay_ms",
-    "shutdown_timeout",
-    "ban_window",
-    "ban_time",
-];
 /// Largest timeout in seconds: a day, so `Instant + timeout` can never overflow.
 const MAX_TIMEOUT_SECS: u64 = 86_400;
 /// Largest login failure delay in milliseconds.
@@ -413,180 +237,22 @@ impl Config {
             .map_err(|message| format!("{key}: {message}"))
     }
 
-    fn apply_canonical(&mut self, key: &str, value: &str) -> Result<(), String> {
-        match key {
-            "listen" => self.listen = parse_listen(value)?,
-            "port" => self.port = parse_u16(value, 0)?,
-            "root" => self.root = Some(parse_path(value)?),
-            "users" => self.users = Some(parse_path(value)?),
-            "anonymous" => self.anonymous = parse_bool(value)?,
-            "pasv_ports" => self.pasv_ports = Some(parse_port_range(value)?),
-            "pasv_address" => self.pasv_address = Some(parse_pasv_address(value)?),
-            "max_clients" => self.max_clients = parse_usize(value, 1, u32::MAX.into())?,
-            "max_per_ip" => self.max_per_ip = parse_usize(value, 1, u32::MAX.into())?,
-            "data_threads" => self.data_threads = parse_usize(value, 1, 256)?,
-            // 0 is meaningful here: fail at once with 425 when every data thread is busy.
-            "pool_wait" => self.pool_wait = parse_secs(value, 0)?,
-            // Socket timeouts of zero are rejected by std (set_read_timeout), so start at 1.
-            "idle_timeout" => self.idle_timeout = parse_secs(value, 1)?,
-            "login_timeout" => self.login_timeout = parse_secs(value, 1)?,
-            "data_timeout" => self.data_timeout = parse_secs(value, 1)?,
-            "data_stall_bytes" => self.data_stall_bytes = parse_uint(value, 0, u64::MAX)?,
-            "data_stall_window" => self.data_stall_window = parse_secs(value, 1)?,
-            "max_transfers_per_ip" => {
-                self.max_transfers_per_ip = parse_usize(value, 0, u32::MAX.into())?;
-            }
-            "login_fail_delay_ms" => {
-                let ms = parse_uint(value, 0, MAX_FAIL_DELAY_MS)?;
-                self.login_fail_delay = Duration::from_millis(ms);
-            }
-            "max_login_failures" => {
-                self.max_login_failures = parse_uint(value, 1, u32::MAX.into())?
-                    .try_into()
-                    .map_err(|_| "out of range".to_string())?;
-            }
-            "umask" => self.umask = parse_umask(value)?,
-            "banner" => self.banner = Some(parse_banner(value)?),
-            "allow_fxp" => self.allow_fxp = parse_bool(value)?,
-            "max_list_entries" => self.max_list_entries = parse_usize(value, 1, u32::MAX.into())?,
-            "verbose" => {
-                self.verbose = parse_uint(value, 0, 2)?
-                    .try_into()
-                    .map_err(|_| "out of range".to_string())?;
-            }
-            "run_as" => self.run_as = Some(parse_user_name(value)?),
-            "chroot" => self.chroot = parse_bool(value)?,
-            "system_users" => self.system_users = parse_bool(value)?,
-            "ftpusers" => self.ftpusers = parse_path(value)?,
-            "pidfile" => self.pidfile = Some(parse_path(value)?),
-            "daemon" => self.daemon = parse_bool(value)?,
-            "inetd" => self.inetd = parse_bool(value)?,
-            // 0: abort running transfers at once on SIGTERM.
-            "shutdown_timeout" => self.shutdown_timeout = parse_secs(value, 0)?,
-            "fsync" => self.fsync = parse_bool(value)?,
-            "atomic_uploads" => self.atomic_uploads = parse_bool(value)?,
-            "deny_overwrite" => self.deny_overwrite = parse_bool(value)?,
-            "keep_partial_on_enospc" => self.keep_partial_on_enospc = parse_bool(value)?,
-            "hide_dot_files" => self.hide_dot_files = parse_bool(value)?,
-            "download_rate" => self.download_rate = parse_uint(value, 0, u64::MAX)?,
-            "upload_rate" => self.upload_rate = parse_uint(value, 0, u64::MAX)?,
-            "ban_after" => {
-                self.ban_after = parse_uint(value, 0, u32::MAX.into())?
-                    .try_into()
-                    .map_err(|_| "out of range".to_string())?;
-            }
-            "ban_window" => self.ban_window = parse_secs(value, 1)?,
-            "ban_time" => self.ban_time = parse_secs(value, 1)?,
-            "syslog" => self.syslog = parse_bool(value)?,
-            "syslog_socket" => self.syslog_socket = parse_path(value)?,
-            "xferlog" => self.xferlog = Some(parse_path(value)?),
-            "banner_file" => self.banner_file = Some(parse_path(value)?),
-            "login_message" => self.login_message = Some(parse_banner(value)?),
-            "message_file" => self.message_file = parse_message_file(value)?,
-            "connect_from_port_20" => self.connect_from_port_20 = parse_bool(value)?,
-            _ => return Err("unknown key".to_string()),
-        }
-        Ok(())
-    }
-
     /// The current value of `key` in file syntax; `None` if unset or not a key.
     pub fn get(&self, key: &str) -> Option<String> {
-        let key = canonical_key(key)?;
-        let secs = |d: &Duration| d.as_secs().to_string();
-        Some(match key {
-            "listen" => {
-                let parts: Vec<String> = self.listen.iter().map(|a| a.to_string()).collect();
-                parts.join(",")
-            }
-            "port" => self.port.to_string(),
-            "root" => self.root.as_ref()?.display().to_string(),
-            "users" => self.users.as_ref()?.display().to_string(),
-            "anonymous" => yes_no(self.anonymous),
-            "pasv_ports" => {
-                let (lo, hi) = self.pasv_ports?;
-                format!("{lo}-{hi}")
-            }
-            "pasv_address" => self.pasv_address?.to_string(),
-            "max_clients" => self.max_clients.to_string(),
-            "max_per_ip" => self.max_per_ip.to_string(),
-            "data_threads" => self.data_threads.to_string(),
-            "pool_wait" => secs(&self.pool_wait),
-            "idle_timeout" => secs(&self.idle_timeout),
-            "login_timeout" => secs(&self.login_timeout),
-            "data_timeout" => secs(&self.data_timeout),
-            "data_stall_bytes" => self.data_stall_bytes.to_string(),
-            "data_stall_window" => secs(&self.data_stall_window),
-            "max_transfers_per_ip" => self.max_transfers_per_ip.to_string(),
-            "login_fail_delay_ms" => self.login_fail_delay.as_millis().to_string(),
-            "max_login_failures" => self.max_login_failures.to_string(),
-            "umask" => format!("{:03o}", self.umask),
-            "banner" => escape_banner(self.banner.as_deref()?),
-            "allow_fxp" => yes_no(self.allow_fxp),
-            "max_list_entries" => self.max_list_entries.to_string(),
-            "verbose" => self.verbose.to_string(),
-            "run_as" => self.run_as.clone()?,
-            "chroot" => yes_no(self.chroot),
-            "system_users" => yes_no(self.system_users),
-            "ftpusers" => self.ftpusers.display().to_string(),
-            "pidfile" => self.pidfile.as_ref()?.display().to_string(),
-            "daemon" => yes_no(self.daemon),
-            "inetd" => yes_no(self.inetd),
-            "shutdown_timeout" => secs(&self.shutdown_timeout),
-            "fsync" => yes_no(self.fsync),
-            "atomic_uploads" => yes_no(self.atomic_uploads),
-            "deny_overwrite" => yes_no(self.deny_overwrite),
-            "keep_partial_on_enospc" => yes_no(self.keep_partial_on_enospc),
-            "hide_dot_files" => yes_no(self.hide_dot_files),
-            "download_rate" => self.download_rate.to_string(),
-            "upload_rate" => self.upload_rate.to_string(),
-            "ban_after" => self.ban_after.to_string(),
-            "ban_window" => secs(&self.ban_window),
-            "ban_time" => secs(&self.ban_time),
-            "syslog" => yes_no(self.syslog),
-            "syslog_socket" => self.syslog_socket.display().to_string(),
-            "xferlog" => self.xferlog.as_ref()?.display().to_string(),
-            "banner_file" => self.banner_file.as_ref()?.display().to_string(),
-            "login_message" => escape_banner(self.login_message.as_deref()?),
-            // Empty is the file syntax for "disabled", so it round-trips through `apply`.
-            "message_file" => self.message_file.clone().unwrap_or_default(),
-            "connect_from_port_20" => yes_no(self.connect_from_port_20),
-            _ => return None,
-        })
+        self.get_canonical(canonical_key(key)?)
     }
 
     /// Check the settings as a whole; whether `root` exists is checked at startup, not here.
     pub fn validate(&self) -> Result<(), String> {
         // Fields are public, so a Config built in code may hold values `apply` would refuse:
-        // feed each one back through `apply`, which keeps one copy of every range check.
-        // Durations are checked directly: a sub-second value set in code (tests) is fine.
-        for (key, _) in KEYS.iter().filter(|(k, _)| !DURATION_KEYS.contains(k)) {
-            if let Some(value) = self.get(key) {
-                Config::default().apply(key, &value)?;
+        // feed each one back through `apply` (one copy of every range check), unless its kind
+        // checks it directly.
+        for (key, _) in KEYS {
+            if let Some(checked) = self.check_directly(key) {
+                checked.map_err(|message| format!("{key}: {message}"))?;
+            } else if let Some(text) = self.get(key) {
+                Config::default().apply(key, &text)?;
             }
-        }
-        let max = Duration::from_secs(MAX_TIMEOUT_SECS);
-        for (key, d) in [
-            ("pool_wait", self.pool_wait),
-            ("shutdown_timeout", self.shutdown_timeout),
-        ] {
-            if d > max {
-                return Err(format!("{key}: at most {MAX_TIMEOUT_SECS} seconds"));
-            }
-        }
-        for (key, d) in [
-            ("idle_timeout", self.idle_timeout),
-            ("login_timeout", self.login_timeout),
-            ("data_timeout", self.data_timeout),
-            ("data_stall_window", self.data_stall_window),
-            ("ban_window", self.ban_window),
-            ("ban_time", self.ban_time),
-        ] {
-            if d.is_zero() || d > max {
-                return Err(format!("{key}: from 1 to {MAX_TIMEOUT_SECS} seconds"));
-            }
-        }
-        if self.login_fail_delay > Duration::from_millis(MAX_FAIL_DELAY_MS) {
-            return Err(format!("login_fail_delay_ms: at most {MAX_FAIL_DELAY_MS}"));
         }
         if self.anonymous && self.root.is_none() {
             return Err(
@@ -629,187 +295,6 @@ impl Config {
         }
         Ok(())
     }
-}
-
-fn yes_no(b: bool) -> String {
-    if b { "yes" } else { "no" }.to_string()
-}
-
-fn parse_bool(value: &str) -> Result<bool, String> {
-    match value.to_ascii_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" => Ok(true),
-        "no" | "false" | "off" | "0" => Ok(false),
-        _ => Err(format!(
-            "expected yes/no/true/false/on/off/1/0, got '{value}'"
-        )),
-    }
-}
-
-/// A decimal whole number in `min..=max`; digits only (no sign, no spaces inside).
-fn parse_uint(value: &str, min: u64, max: u64) -> Result<u64, String> {
-    let bad = || format!("expected a whole number from {min} to {max}, got '{value}'");
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(bad());
-    }
-    match value.parse::<u64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(bad()),
-    }
-}
-
-fn parse_usize(value: &str, min: u64, max: u64) -> Result<usize, String> {
-    // max is at most u32::MAX, which fits usize on the 32-bit targets too.
-    usize::try_from(parse_uint(value, min, max)?).map_err(|_| format!("'{value}' is too large"))
-}
-
-fn parse_u16(value: &str, min: u16) -> Result<u16, String> {
-    let n = parse_uint(value, min.into(), u16::MAX.into())?;
-    u16::try_from(n).map_err(|_| format!("'{value}' is too large"))
-}
-
-fn parse_secs(value: &str, min: u64) -> Result<Duration, String> {
-    parse_uint(value, min, MAX_TIMEOUT_SECS).map(Duration::from_secs)
-}
-
-fn parse_path(value: &str) -> Result<PathBuf, String> {
-    if value.is_empty() {
-        return Err("expected a path".to_string());
-    }
-    if value.contains('\0') {
-        return Err("a path cannot contain NUL".to_string());
-    }
-    Ok(PathBuf::from(value))
-}
-
-fn parse_ip(value: &str) -> Result<IpAddr, String> {
-    // Accept the bracketed IPv6 form people copy from URLs: [::1].
-    let bare = value
-        .strip_prefix('[')
-        .and_then(|v| v.strip_suffix(']'))
-        .unwrap_or(value);
-    bare.parse::<IpAddr>()
-        .map_err(|_| format!("expected an IP address, got '{value}'"))
-}
-
-fn parse_listen(value: &str) -> Result<Vec<IpAddr>, String> {
-    let mut addrs: Vec<IpAddr> = Vec::new();
-    for part in value.split(',') {
-        let part = part.trim();
-        if part.is_empty() {
-            return Err(format!(
-                "expected comma-separated IP addresses, got '{value}'"
-            ));
-        }
-        let addr = parse_ip(part)?;
-        // Two listeners on one address would fail to bind at startup; say so now.
-        if addrs.contains(&addr) {
-            return Err(format!("{addr} is listed twice"));
-        }
-        addrs.push(addr);
-    }
-    Ok(addrs)
-}
-
-fn parse_port_range(value: &str) -> Result<(u16, u16), String> {
-    let bad = || format!("expected LO-HI with 1 <= LO <= HI <= 65535, got '{value}'");
-    let (lo, hi) = value.split_once('-').ok_or_else(bad)?;
-    let lo = parse_u16(lo.trim(), 1).map_err(|_| bad())?;
-    let hi = parse_u16(hi.trim(), 1).map_err(|_| bad())?;
-    if lo > hi {
-        return Err(bad());
-    }
-    Ok((lo, hi))
-}
-
-fn parse_pasv_address(value: &str) -> Result<IpAddr, String> {
-    let addr = parse_ip(value)?;
-    // The 227 reply (RFC 959) can only carry an IPv4 address; EPSV (RFC 2428) carries none.
-    match addr {
-        IpAddr::V4(v4) if !v4.is_unspecified() => Ok(addr),
-        IpAddr::V4(_) => Err("0.0.0.0 cannot be advertised to clients".to_string()),
-        IpAddr::V6(_) => Err(format!(
-            "PASV replies carry only IPv4 addresses, got '{value}'"
-        )),
-    }
-}
-
-fn parse_umask(value: &str) -> Result<u32, String> {
-    let bad = || format!("expected an octal mask from 000 to 777, got '{value}'");
-    if value.is_empty() || !value.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
-        return Err(bad());
-    }
-    match u32::from_str_radix(value, 8) {
-        Ok(mask) if mask <= 0o777 => Ok(mask),
-        _ => Err(bad()),
-    }
-}
-
-/// A user name as BusyBox `adduser` allows it: letters, digits, `.`, `_`, `-`, not `-` first.
-fn parse_user_name(value: &str) -> Result<String, String> {
-    let ok = !value.is_empty()
-        && value.len() <= 32
-        && !value.starts_with('-')
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-    if ok {
-        Ok(value.to_string())
-    } else {
-        Err(format!(
-            "expected a user name, got '{}'",
-            value.escape_debug()
-        ))
-    }
-}
-
-/// A plain file name (no `/`, not `.` or `..`); empty means disabled.
-fn parse_message_file(value: &str) -> Result<Option<String>, String> {
-    if value.is_empty() {
-        return Ok(None);
-    }
-    // SECURITY: the name is joined to client directories; a `/` or `..` would reach elsewhere.
-    if value == "." || value == ".." || value.contains('/') || value.chars().any(char::is_control) {
-        return Err(format!(
-            "expected a file name without '/', got '{}'",
-            value.escape_debug()
-        ));
-    }
-    Ok(Some(value.to_string()))
-}
-
-/// Turn `\n` into a line break and `\\` into one backslash; other text is kept as written.
-fn parse_banner(value: &str) -> Result<String, String> {
-    if value.is_empty() {
-        return Err("expected text".to_string());
-    }
-    let mut out = String::with_capacity(value.len());
-    let mut chars = value.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            match chars.clone().next() {
-                Some('n') => {
-                    chars.next();
-                    out.push('\n');
-                }
-                Some('\\') => {
-                    chars.next();
-                    out.push('\\');
-                }
-                _ => out.push('\\'),
-            }
-        } else if c.is_control() {
-            // SECURITY: a raw CR or other control byte could forge reply lines on the wire.
-            return Err("control characters are not allowed (use \\n for a new line)".to_string());
-        } else {
-            out.push(c);
-        }
-    }
-    Ok(out)
-}
-
-/// The inverse of [`parse_banner`].
-fn escape_banner(text: &str) -> String {
-    text.replace('\\', "\\\\").replace('\n', "\\n")
 }
 
 #[cfg(test)]
@@ -1419,6 +904,48 @@ connect_from_port_20 = no
             ..base
         };
         assert_eq!(quick.validate(), Ok(()));
+    }
+
+    #[test]
+    fn validate_names_the_key_of_a_duration_out_of_range() {
+        let base = Config {
+            users: Some(PathBuf::from("/etc/users")),
+            ..Config::default()
+        };
+        let day_and_a_bit = Duration::from_secs(MAX_TIMEOUT_SECS + 1);
+        let cases = [
+            (
+                Config {
+                    idle_timeout: Duration::ZERO,
+                    ..base.clone()
+                },
+                "idle_timeout: from 1 to 86400 seconds",
+            ),
+            (
+                Config {
+                    pool_wait: day_and_a_bit,
+                    ..base.clone()
+                },
+                "pool_wait: at most 86400 seconds",
+            ),
+            (
+                Config {
+                    login_fail_delay: Duration::from_millis(MAX_FAIL_DELAY_MS + 1),
+                    ..base.clone()
+                },
+                "login_fail_delay_ms: at most 60000",
+            ),
+            (
+                Config {
+                    umask: 0o1000,
+                    ..base
+                },
+                "umask: expected an octal mask from 000 to 777, got '1000'",
+            ),
+        ];
+        for (config, message) in cases {
+            assert_eq!(config.validate(), Err(message.to_string()));
+        }
     }
 
     #[test]
