@@ -51,7 +51,9 @@
 //! - RFC 959's types, structures and modes (ASCII's CRLF, EBCDIC, ASA carriage control,
 //!   STRU R, MODE B and C with restart markers) are pure codecs over caller-owned buffers in
 //!   [`codec`];
-//! - logins in [`auth`] (crypt(3) hashes); settings in [`config`] and [`cli`];
+//! - logins in [`auth`] (crypt(3) hashes); settings in [`config`] (each key declared once, on
+//!   one line of its `config_keys!` table: field, default, parser, printer, help) and [`cli`]
+//!   (one options table);
 //!   `--hash-password` in [`hash_password`];
 //! - every `unsafe` block (libc calls the `nix` crate does not wrap) is in [`ffi`], behind safe
 //!   functions: the crate denies `unsafe_code` everywhere else;

@@ -14,7 +14,7 @@ use std::io::Write;
 use std::net::{Shutdown, TcpStream};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 // ---------------------------------------------------------------------------------------------
 // Upload safety
@@ -148,6 +148,19 @@ fn kill_mid_atomic_upload(site: &Site, dir: &str, old_kernel: bool) {
         wait_for_upload_progress(&mut c),
         "no bytes moved during the upload"
     );
+    if old_kernel {
+        // The server counts bytes as it receives them, a moment before they reach the file:
+        // wait (bounded) until the named temporary holds some, so the kill leaves a partial file.
+        let on_disk = site.root().join(dir);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline
+            && !disk_names_with(&on_disk, TEMP_PREFIX)
+                .iter()
+                .any(|n| fs::metadata(on_disk.join(n)).is_ok_and(|m| m.len() > 0))
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
     p.signal(Signal::SIGKILL);
     assert!(
         p.wait_exit(EXIT_TIMEOUT).is_some(),
