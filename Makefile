@@ -50,8 +50,9 @@ clean:
 # Cross builds (issue 3): static musl binaries for ARM/MIPS routers and NAS boxes, tested under
 # qemu-user. One-time host setup: cross/setup.sh. Per-target linker/runner/flags live in
 # .cargo/config.toml and cross/zcc-<triple>; cross/README.md explains it all.
-#   make cross TARGET=<triple>      -> target/<triple>/release/ferroftpd
-#   make cross-all                  every triple in CROSS_TARGETS
+#   make cross TARGET=<triple>      -> target/<triple>/release/ferroftpd (with FTPS; TLS=0:
+#                                   the plain server, without rustls and ring)
+#   make cross-all [TLS=0]          every triple in CROSS_TARGETS
 #   make qemu-test TARGET=<triple>  unit tests under qemu + the integration suite against the
 #                                   cross-built server under qemu
 #   make oldkernel-test [TARGET=i686-unknown-linux-musl]
@@ -73,8 +74,16 @@ CROSS_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1: std's copy of the libc crate uses musl 1.2's 64-bit time_t
 # on the 32-bit targets (ours gets it from --cfg in .cargo/config.toml); the default (musl 1.1)
 # ABI truncates times past 2038.
+# CC_/AR_<triple>: ring (TLS) has C and assembly, which cc-rs builds with the target's zig
+# wrapper (it drops cc-rs's --target=) and archives with `zig ar` (cross/zar).
+cross_triple_var = $(subst -,_,$(TARGET))
 CROSS_ENV        = PATH="$(ZIG_VENV)/bin:$$PATH" RUSTUP_TOOLCHAIN=$(CROSS_TOOLCHAIN) \
-                   CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)" RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1
+                   CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)" RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1 \
+                   CC_$(cross_triple_var)="$(CURDIR)/cross/zcc-$(TARGET)" \
+                   AR_$(cross_triple_var)="$(CURDIR)/cross/zar"
+# TLS=0: the plain server, without rustls and ring (cargo's --no-default-features).
+TLS ?= 1
+cross_features = $(if $(filter 0,$(TLS)),--no-default-features)
 # std crates to build from source (the profile is panic=unwind; std pulls in panic_unwind).
 BUILD_STD_CRATES ?= std
 # std features of the release build: cargo's default adds "backtrace", whose symbolizer (gimli,
@@ -98,7 +107,7 @@ cross-check-target:
 	@[ -x "$(ZIG_VENV)/bin/zig" ] || command -v zig >/dev/null || { echo "no zig: run cross/setup.sh"; exit 2; }
 
 cross: cross-check-target
-	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) \
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) $(cross_features) \
 		$(call cross_build_std_flag,$(BUILD_STD_CRATES) -Z build-std-features=$(BUILD_STD_FEATURES))
 	@ls -l $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd
 
@@ -111,7 +120,7 @@ cross-all:
 qemu-test: qemu-test-unit qemu-test-suite
 
 qemu-test-unit: cross-check-target
-	$(CROSS_ENV) $(cross_build_std) $(CARGO) test --lib --target $(TARGET) $(call cross_build_std_flag,std)
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) test --lib --target $(TARGET) $(cross_features) $(call cross_build_std_flag,std)
 
 qemu-test-suite: cross
 	FERROFTPD_BIN="$(abspath $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd)" FERROFTPD_RUNNER="$(cross_runner)" \
