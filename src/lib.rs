@@ -39,7 +39,9 @@
 //!   [`data_channel`]; the worker pool in [`data_pool`]; the copy loops in [`transfer`];
 //!   small downloads that skip the pool in [`inline_send`];
 //! - logins in [`auth`] (crypt(3) hashes, the only `unsafe` is in [`ffi`]); settings in
-//!   [`config`] and [`cli`].
+//!   [`config`] and [`cli`];
+//! - FTPS building blocks (certificates, per-session rustls configs, the TLS stream, AUTH)
+//!   in `tls` (cargo feature `tls`, on by default; not wired into the control loop yet).
 
 pub mod auth;
 pub mod ban;
@@ -72,6 +74,8 @@ pub mod system_users;
 #[cfg(test)]
 mod test_support;
 pub mod timefmt;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transfer;
 pub mod vpath;
 pub mod xferlog;
