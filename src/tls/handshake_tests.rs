@@ -45,7 +45,7 @@ fn client(
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
         roots.add(cert.unwrap()).unwrap();
     }
-    let mut config = ClientConfig::builder_with_provider(super::provider())
+    let mut config = ClientConfig::builder_with_provider(super::client_provider())
         .with_protocol_versions(&[version])
         .unwrap()
         .with_root_certificates(roots)
