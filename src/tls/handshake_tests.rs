@@ -13,7 +13,9 @@ use rustls::client::{Resumption, Tls12Resumption};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::version::{TLS12, TLS13};
-use rustls::{ClientConfig, ClientConnection, HandshakeKind, RootCertStore, ServerConfig};
+use rustls::{
+    ClientConfig, ClientConnection, HandshakeKind, RootCertStore, ServerConfig, ServerConnection,
+};
 use rustls::{StreamOwned, SupportedProtocolVersion};
 use std::io::{self, BufRead, Read, Write};
 use std::os::unix::net::UnixStream;
@@ -652,4 +654,32 @@ fn idle_session_memory_probe() {
             eprintln!("idle_session_memory_probe: {n} idle TLS sessions, {per} bytes RSS each");
         }
     }
+}
+
+/// Measurement, not a check: full handshakes (P-256, TLS 1.3) per second, server and client in
+/// this thread over a socketpair; `FERROFTPD_TLS_HANDSHAKES` of them (default 300).
+#[test]
+#[ignore]
+fn handshake_rate_probe() {
+    let Some(pki) = Pki::shared() else { return };
+    let n: u32 = std::env::var("FERROFTPD_TLS_HANDSHAKES").map_or(300, |v| v.parse().unwrap());
+    let (tls, _dir) = tls_server(&pki.ec);
+    let client_config = client(&pki.ca_pem, &TLS13, Resumption::disabled());
+    let start = Instant::now();
+    for _ in 0..n {
+        let mut server = ServerConnection::new(tls.for_session().unwrap()).unwrap();
+        let mut client = ClientConnection::new(Arc::clone(&client_config), localhost()).unwrap();
+        while server.is_handshaking() || client.is_handshaking() {
+            let mut buf = Vec::new();
+            client.write_tls(&mut buf).unwrap();
+            server.read_tls(&mut &buf[..]).unwrap();
+            server.process_new_packets().unwrap();
+            buf.clear();
+            server.write_tls(&mut buf).unwrap();
+            client.read_tls(&mut &buf[..]).unwrap();
+            client.process_new_packets().unwrap();
+        }
+    }
+    let rate = f64::from(n) / start.elapsed().as_secs_f64();
+    eprintln!("handshake_rate_probe: {rate:.0} full handshakes/s (both sides, one thread)");
 }
