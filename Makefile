@@ -70,9 +70,10 @@ clean:
 # Cross builds (issue 3): static musl binaries for ARM/MIPS routers and NAS boxes, tested under
 # qemu-user. One-time host setup: cross/setup.sh. Per-target linker/runner/flags live in
 # .cargo/config.toml and cross/zcc-<triple>; cross/README.md explains it all.
-#   make cross TARGET=<triple>      -> target/<triple>/release/ferroftpd (FEATURES=test-hooks
+#   make cross TARGET=<triple>      -> target/<triple>/release/ferroftpd, with FTPS (TLS=0: the
+#                                   plain server, without rustls and ring; FEATURES=test-hooks
 #                                   for a test build; the qemu and old-kernel targets add it)
-#   make cross-all                  every triple in CROSS_TARGETS
+#   make cross-all [TLS=0]          every triple in CROSS_TARGETS
 #   make qemu-test TARGET=<triple>  unit tests under qemu + the integration suite against the
 #                                   cross-built server under qemu
 #   make oldkernel-test [TARGET=i686-unknown-linux-musl]
@@ -94,8 +95,16 @@ CROSS_TARGET_DIR ?= $(or $(CARGO_TARGET_DIR),target)
 # RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1: std's copy of the libc crate uses musl 1.2's 64-bit time_t
 # on the 32-bit targets (ours gets it from --cfg in .cargo/config.toml); the default (musl 1.1)
 # ABI truncates times past 2038.
+# CC_/AR_<triple>: ring (TLS) has C and assembly, which cc-rs builds with the target's zig
+# wrapper (it drops cc-rs's --target=) and archives with `zig ar` (cross/zar).
+cross_triple_var = $(subst -,_,$(TARGET))
 CROSS_ENV        = PATH="$(ZIG_VENV)/bin:$$PATH" RUSTUP_TOOLCHAIN=$(CROSS_TOOLCHAIN) \
-                   CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)" RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1
+                   CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)" RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1 \
+                   CC_$(cross_triple_var)="$(CURDIR)/cross/zcc-$(TARGET)" \
+                   AR_$(cross_triple_var)="$(CURDIR)/cross/zar"
+# TLS=0: the plain server, without rustls and ring (cargo's --no-default-features).
+TLS ?= 1
+cross_features = $(if $(filter 0,$(TLS)),--no-default-features)
 # std crates to build from source (the profile is panic=unwind; std pulls in panic_unwind).
 BUILD_STD_CRATES ?= std
 # std features of the release build: cargo's default adds "backtrace", whose symbolizer (gimli,
@@ -119,7 +128,7 @@ cross-check-target:
 	@[ -x "$(ZIG_VENV)/bin/zig" ] || command -v zig >/dev/null || { echo "no zig: run cross/setup.sh"; exit 2; }
 
 cross: cross-check-target
-	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) $(call cargo_features,$(FEATURES)) \
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) build --release --target $(TARGET) $(cross_features) $(call cargo_features,$(FEATURES)) \
 		$(call cross_build_std_flag,$(BUILD_STD_CRATES) -Z build-std-features=$(BUILD_STD_FEATURES))
 	@ls -l $(CROSS_TARGET_DIR)/$(TARGET)/release/ferroftpd
 
@@ -136,7 +145,7 @@ test_features = $(call cargo_features,$(FEATURES) $(TEST_FEATURES))
 cross_test_build = $(MAKE) --no-print-directory cross TARGET=$(TARGET) FEATURES="$(strip $(FEATURES) $(TEST_FEATURES))"
 
 qemu-test-unit: cross-check-target
-	$(CROSS_ENV) $(cross_build_std) $(CARGO) test --lib --target $(TARGET) $(test_features) $(call cross_build_std_flag,std)
+	$(CROSS_ENV) $(cross_build_std) $(CARGO) test --lib --target $(TARGET) $(cross_features) $(test_features) $(call cross_build_std_flag,std)
 
 qemu-test-suite: cross-check-target
 	$(cross_test_build)

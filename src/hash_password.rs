@@ -256,7 +256,7 @@ fn read_terminal_line(
                 return Err(HashError::Interrupted(sig));
             }
         }
-        if !fds[0].revents().is_some_and(|r| !r.is_empty()) {
+        if fds[0].revents().is_none_or(|r| r.is_empty()) {
             continue;
         }
         let mut buf = [0u8; 64];

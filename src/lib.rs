@@ -59,6 +59,8 @@
 //!   functions: the crate denies `unsafe_code` everywhere else;
 //! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
 //!   called from [`startup`].
+//! - FTPS building blocks (certificates, per-session rustls configs, the TLS stream, AUTH)
+//!   in `tls` (cargo feature `tls`, on by default; not wired into the control loop yet).
 //! - chroot, the identity change and how paths look after a chroot are in [`privilege`].
 //! - modules only use modules below them: `tests/module_graph.rs` fails on an import cycle
 //!   (top: `main`, [`startup`], [`listener`], [`connection`], [`commands`]; then
@@ -121,6 +123,8 @@ pub mod systemd;
 #[cfg(test)]
 mod test_support;
 pub mod timefmt;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transfer;
 pub mod vpath;
 pub mod xferlog;

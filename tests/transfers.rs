@@ -108,7 +108,7 @@ fn text_lf(len: usize) -> Vec<u8> {
     while out.len() < len {
         // Lines of varying length, some empty.
         let n = (i * 7919) % 97;
-        out.extend(std::iter::repeat(b'a' + (i % 26) as u8).take(n));
+        out.extend(std::iter::repeat_n(b'a' + (i % 26) as u8, n));
         out.push(b'\n');
         i += 1;
     }
