@@ -113,6 +113,7 @@ pub mod oldkernel;
 pub mod privilege;
 pub mod ratelimit;
 pub mod reply;
+pub mod representation;
 pub mod session;
 pub mod startup;
 pub mod syslog;

@@ -77,6 +77,12 @@ fn now_secs() -> i64 {
 /// LIST / NLST over the data connection.
 pub fn list(ctl: &mut Control, arg: Option<&[u8]>, long: bool) -> Result<Reply, FtpError> {
     ctl.session.require_data_setup()?;
+    let rep = ctl
+        .session
+        .representation(ctl.settings.config.ebcdic_codepage);
+    if !rep.is_plain_framing() || matches!(rep.ty, crate::command::TransferType::Ebcdic(_)) {
+        return Err(FtpError::ParameterNotImplemented);
+    }
     let body = build_listing(ctl, arg, long)?;
     let opening = Reply::new(ReplyCode::FileStatusOk, "Here comes the directory listing.");
     let (reply, _) = ctl.run_transfer(Payload::SendBytes(body), opening)?;

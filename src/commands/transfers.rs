@@ -6,6 +6,7 @@ use crate::control::Control;
 use crate::error::{FtpError, TransferOutcome};
 use crate::jail::{Existing, WriteMode};
 use crate::reply::{Reply, ReplyCode};
+use crate::representation::Representation;
 use crate::transfer::Payload;
 use crate::vpath::VirtualPath;
 use crate::xferlog::{AccessMode, Direction, XferRecord};
@@ -19,6 +20,16 @@ pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
         ReplyCode::PendingFurtherInfo,
         format!("Restart position accepted ({offset})."),
     ))
+}
+
+/// The session's TYPE, STRU and MODE for a transfer starting now, refused (504) before any
+/// file is touched when not implemented.
+fn representation(ctl: &Control) -> Result<Representation, FtpError> {
+    let rep = ctl
+        .session
+        .representation(ctl.settings.config.ebcdic_codepage);
+    rep.check_implemented()?;
+    Ok(rep)
 }
 
 fn display_name(arg: &[u8]) -> String {
@@ -37,7 +48,8 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     if offset > info.size {
         return Err(FtpError::RestPastEnd);
     }
-    let ascii = ctl.session.transfer_type == TransferType::Ascii;
+    let rep = representation(ctl)?;
+    let ascii = rep.ty.is_text();
     let mode = if ascii { "ASCII" } else { "BINARY" };
     // wget reads the size from "(N bytes)" in this line.
     let opening = Reply::new(
@@ -79,6 +91,7 @@ pub enum StoreKind {
 /// the end. Under deny_overwrite a resume must start exactly at the end (550 otherwise).
 pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, FtpError> {
     ctl.session.require_data_setup()?;
+    representation(ctl)?;
     let offset = ctl.session.take_rest();
     let path = ctl.session.path(arg)?;
     let cfg = &ctl.settings.config;
@@ -200,6 +213,7 @@ fn store_atomically(
 /// with the same directory part, so the client learns the path it can use.
 pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
     ctl.session.require_data_setup()?;
+    representation(ctl)?;
     ctl.session.rest = 0;
     let hint = hint.unwrap_or(b"ftp");
     // Issue 10: the directory part of the hint used to be dropped (the file landed in the
@@ -260,7 +274,10 @@ fn receive(
     opening: Reply,
     finish: Finish,
 ) -> Result<(Reply, TransferOutcome), FtpError> {
-    let ascii = ctl.session.transfer_type == TransferType::Ascii;
+    let rep = ctl
+        .session
+        .representation(ctl.settings.config.ebcdic_codepage);
+    let ascii = rep.ty.is_text();
     let payload = Payload::Receive {
         file,
         ascii,
