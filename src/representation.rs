@@ -1,9 +1,66 @@
-//! A transfer's RFC 959 parameters (TYPE, STRU, MODE, and the EBCDIC code page), and what
-//! they are called in replies.
+//! A transfer's RFC 959 parameters (TYPE, STRU, MODE, and the EBCDIC code page), and the
+//! pipeline that puts stored bytes on the wire in them and back.
+//!
+//! ```text
+//! send:    file -> [asa::Encoder] -> type layer -> [records::Lines] -> framer  -> socket
+//! receive: socket -> decoder -> type layer -> [asa::Decoder] -> file
+//! ```
+//! The codecs themselves are in [`crate::codec`]; this module chooses and chains them, over
+//! any `Read`/`Write` pair and a caller-owned scratch buffer (the data worker's), so
+//! `transfer.rs` calls [`send`] and [`receive`] and the control thread [`encode_listing`] and
+//! [`wire_size`]. Plain binary stream transfers never come here: they stay on `sendfile`.
+//!
+//! # What each parameter does on this host
+//! - **TYPE A**: stored LF <-> CRLF. **E**: the code page's table, stored LF <-> NL (0x15).
+//!   **I** and **L 8**: the bytes as stored.
+//! - **Format N and T** are the same here: a Unix text file carries its own format effectors
+//!   (LF, FF, VT, CR) as bytes, which go out as they are, and "CRLF, in exactly this sequence,
+//!   also denotes end-of-line" (RFC 959 3.1.1.5.2) is the LF <-> CRLF of the type. **C**: the
+//!   ASA codec both ways (`codec::asa`), before the type layer.
+//! - **STRU R** for text: each stored line is a record, each record received is stored as a
+//!   line (RFC 959 3.1.2: an invertible transformation). For **I/L 8** a stored file has no
+//!   records: it goes out as one record (EOR at its end), and records received are stored
+//!   back to back, their bytes unchanged; splitting binary data at 0x0A would alter it.
+//! - **MODE B/C**: the EOF (descriptor or escape) ends the transfer; the server then closes
+//!   the data connection, as in stream mode (RFC 959 3.2 lets the server close it; one
+//!   connection per transfer is what every client expects). The compressed-mode filler is
+//!   the wire's space for text types (0x20, EBCDIC 0x40) and zero for binary (3.4.3).
+//! - **Restart markers** (3.5): as sender, one every [`MARKER_EVERY`] stored bytes, the
+//!   decimal stored offset, which `REST` takes back; as receiver, each marker received is
+//!   answered by the caller with `110 MARK yyyy = mmmm`, mmmm the stored offset of that
+//!   point (for format C at a line boundary: see `receive`).
 
-use crate::codec::ebcdic::CodePage;
+mod framing;
+mod receive;
+mod send;
+
+use crate::codec::ascii::CrlfToLf;
+use crate::codec::ebcdic::{self, CodePage};
+use crate::codec::{compressed, DecodeError};
 use crate::command::{Format, Mode, Structure, TransferType};
 use crate::error::FtpError;
+use std::io::{self, Read};
+
+pub use receive::{receive, MIN_SCRATCH as RECEIVE_SCRATCH};
+pub use send::{send, MIN_SCRATCH as SEND_SCRATCH};
+
+/// The scratch buffer a transfer lends the pipeline (a data worker's buffer): [`wire_size`]
+/// uses the same size, so its count matches what RETR sends, markers included.
+pub const SCRATCH: usize = 128 * 1024;
+
+/// Stored bytes between two restart markers a sender puts in block or compressed data.
+pub const MARKER_EVERY: u64 = 4 << 20;
+
+/// Why a pipeline stopped: the side it reads from, the side it writes to, or bad wire data.
+#[derive(Debug)]
+pub enum PipeError {
+    /// Reading failed (the file when sending, the network when receiving).
+    Read(io::Error),
+    /// Writing failed (the network when sending, the file when receiving).
+    Write(io::Error),
+    /// The received data broke the mode's encoding.
+    Decode(DecodeError),
+}
 
 /// Everything that decides how stored bytes look on the data connection.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,9 +76,52 @@ pub struct Representation {
 }
 
 impl Representation {
+    /// ASCII Non-print, file structure, stream mode: RFC 959's defaults (§5.1).
+    pub const DEFAULT: Representation = Representation {
+        ty: TransferType::DEFAULT,
+        stru: Structure::File,
+        mode: Mode::Stream,
+        codepage: CodePage::Ibm037,
+    };
+
+    /// TYPE I, file structure, stream mode: what every client uses for binary files.
+    pub const IMAGE: Representation = Representation {
+        ty: TransferType::Binary,
+        ..Representation::DEFAULT
+    };
+
     /// Stream mode, file structure, and the bytes as stored: the sendfile path.
     pub fn is_plain_binary(&self) -> bool {
         self.ty == TransferType::Binary && self.is_plain_framing()
+    }
+
+    /// Plain stream mode, file structure, ASCII Non-print or Telnet: the LF <-> CRLF copy
+    /// loops of `transfer.rs`.
+    pub fn is_plain_ascii(&self) -> bool {
+        matches!(
+            self.ty,
+            TransferType::Ascii(Format::NonPrint | Format::Telnet)
+        ) && self.is_plain_framing()
+    }
+
+    /// The compressed-mode filler on the wire (RFC 959 3.4.3).
+    pub fn filler(&self) -> u8 {
+        match self.ty {
+            TransferType::Ascii(_) => compressed::FILLER_ASCII,
+            TransferType::Ebcdic(_) => ebcdic::SPACE,
+            TransferType::Binary => compressed::FILLER_BINARY,
+        }
+    }
+
+    /// How LIST and NLST are sent: as text in the session's text type (RFC 959 4.1.3: "in
+    /// type ASCII or type EBCDIC"), ASCII when the type is Image, Non-print (a listing has
+    /// no vertical format), in the session's structure (each line a record) and mode.
+    pub fn for_listing(self) -> Representation {
+        let ty = match self.ty {
+            TransferType::Ebcdic(_) => TransferType::Ebcdic(Format::NonPrint),
+            _ => TransferType::Ascii(Format::NonPrint),
+        };
+        Representation { ty, ..self }
     }
 
     /// Stream mode and file structure: no framing at all.
@@ -31,11 +131,7 @@ impl Representation {
 
     /// Whether transfers in this representation are implemented; 504 otherwise.
     pub fn check_implemented(&self) -> Result<(), FtpError> {
-        let text = matches!(
-            self.ty,
-            TransferType::Ascii(Format::NonPrint | Format::Telnet)
-        );
-        if self.is_plain_framing() && (text || self.ty == TransferType::Binary) {
+        if self.mode == Mode::Stream {
             Ok(())
         } else {
             Err(FtpError::ParameterNotImplemented)
@@ -72,5 +168,47 @@ pub fn mode_name(mode: Mode) -> &'static str {
         Mode::Stream => "Stream",
         Mode::Block => "Block",
         Mode::Compressed => "Compressed",
+    }
+}
+
+/// A LIST/NLST body (CRLF lines) as the data connection carries it in `rep` (see
+/// [`Representation::for_listing`]).
+pub fn encode_listing(rep: Representation, body: Vec<u8>) -> Vec<u8> {
+    let rep = rep.for_listing();
+    if rep.is_plain_ascii() {
+        return body;
+    }
+    // Back to stored form (LF), then the pipeline, as a text file would go.
+    let mut text = vec![0u8; body.len() + 1];
+    let mut crlf = CrlfToLf::default();
+    let n = crlf.convert(&body, &mut text);
+    text.truncate(n);
+    text.extend_from_slice(crlf.finish());
+    let mut out = Vec::with_capacity(body.len() + body.len() / 8 + 16);
+    let mut scratch = vec![0u8; SEND_SCRATCH.max(64 * 1024)];
+    // Writing to a Vec cannot fail; reading a slice neither.
+    let _ = send(rep, &mut &text[..], 0, &mut out, &mut scratch, 0);
+    out
+}
+
+/// The bytes RETR of `file` (from its start) puts on the data connection in `rep`: what SIZE
+/// reports (RFC 3659 §4: "dependent on the currently established STRU, MODE, and TYPE").
+pub fn wire_size<R: Read + ?Sized>(rep: Representation, file: &mut R) -> io::Result<u64> {
+    struct Count(u64);
+    impl io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            self.0 += b.len() as u64;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    let mut scratch = vec![0u8; SCRATCH];
+    match send(rep, file, 0, &mut count, &mut scratch, MARKER_EVERY) {
+        Ok(()) => Ok(count.0),
+        Err(PipeError::Read(e) | PipeError::Write(e)) => Err(e),
+        Err(PipeError::Decode(_)) => Err(io::ErrorKind::InvalidData.into()),
     }
 }

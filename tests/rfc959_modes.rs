@@ -141,3 +141,198 @@ fn ebcdic_codepage_is_a_config_key() {
     let mut c = srv.login(ALICE);
     c.expect("TYPE E", 200);
 }
+
+// ----- step 2: types, format controls and record structure in stream mode -------------------
+
+/// RETR `name` in the session's parameters: the bytes on the wire.
+fn retr(c: &mut FtpClient, name: &str) -> Vec<u8> {
+    c.transfer_in(format!("RETR {name}").as_bytes(), DataMode::Pasv)
+}
+
+/// STOR `wire` as `name` in the session's parameters; the bytes the server stored.
+fn stor(srv: &Server, c: &mut FtpClient, name: &str, wire: &[u8]) -> Vec<u8> {
+    c.transfer_out(format!("STOR {name}").as_bytes(), wire, DataMode::Pasv);
+    std::fs::read(srv.root().join(name)).unwrap()
+}
+
+/// "Hello, World!" LF "line2" LF in IBM-037, worked out from the code page's chart: NL (0x15)
+/// ends each line (RFC 959 3.1.1.2).
+const HELLO_037: &[u8] = &[
+    0xC8, 0x85, 0x93, 0x93, 0x96, 0x6B, 0x40, 0xE6, 0x96, 0x99, 0x93, 0x84, 0x5A, 0x15, 0x93, 0x89,
+    0x95, 0x85, 0xF2, 0x15,
+];
+
+#[test]
+fn type_e_sends_and_stores_ebcdic_with_nl_line_ends() {
+    let (srv, mut c) = session();
+    std::fs::write(srv.root().join("hello.txt"), b"Hello, World!\nline2\n").unwrap();
+    c.expect("TYPE E", 200);
+    assert_eq!(retr(&mut c, "hello.txt"), HELLO_037);
+    assert_eq!(
+        stor(&srv, &mut c, "up.txt", HELLO_037),
+        b"Hello, World!\nline2\n"
+    );
+    // Every byte maps both ways: a file stored and retrieved with TYPE E is identical.
+    let all: Vec<u8> = (0..=255).collect();
+    assert_eq!(stor(&srv, &mut c, "all.bin", &all).len(), 256);
+    assert_eq!(retr(&mut c, "all.bin"), all);
+    // T is N on this host (the file carries its own effectors).
+    c.expect("TYPE E T", 200);
+    assert_eq!(retr(&mut c, "hello.txt"), HELLO_037);
+}
+
+#[test]
+fn ebcdic_codepage_1047_differs_from_037_in_brackets() {
+    let srv = Server::builder()
+        .user(ALICE)
+        .opt("ebcdic_codepage", "1047")
+        .start();
+    std::fs::write(srv.root().join("b.txt"), b"[a]").unwrap();
+    let mut c = srv.login(ALICE);
+    c.expect("TYPE E", 200);
+    assert_eq!(retr(&mut c, "b.txt"), [0xAD, 0x81, 0xBD]);
+    let (srv037, mut c037) = session();
+    std::fs::write(srv037.root().join("b.txt"), b"[a]").unwrap();
+    c037.expect("TYPE E", 200);
+    assert_eq!(retr(&mut c037, "b.txt"), [0xBA, 0x81, 0xBB]);
+}
+
+#[test]
+fn format_t_is_format_n_on_unix() {
+    let (srv, mut c) = session();
+    std::fs::write(srv.root().join("t.txt"), b"a\nb\x0c\n\x0bc\r\n").unwrap();
+    c.expect("TYPE A T", 200);
+    assert_eq!(retr(&mut c, "t.txt"), b"a\r\nb\x0c\r\n\x0bc\r\r\n");
+    assert_eq!(
+        stor(&srv, &mut c, "u.txt", b"x\r\n\x0cy\r\n"),
+        b"x\n\x0cy\n"
+    );
+}
+
+#[test]
+fn format_c_is_asa_carriage_control_both_ways() {
+    let (srv, mut c) = session();
+    std::fs::write(
+        srv.root().join("report.txt"),
+        b"first\n\x0cpage2\nover\rprint\n\nlast",
+    )
+    .unwrap();
+    c.expect("TYPE A C", 200);
+    // ' ' a normal line, '1' a line after a form feed, '+' overprint; every line ends CRLF.
+    assert_eq!(
+        retr(&mut c, "report.txt"),
+        b" first\r\n1page2\r\n over\r\n+print\r\n \r\n last\r\n"
+    );
+    // Received as POSIX asa(1): '0' is a blank line first, '1' a form feed, '+' a CR.
+    assert_eq!(
+        stor(&srv, &mut c, "in.txt", b" a\r\n0b\r\n1c\r\n+d\r\n"),
+        b"a\n\nb\n\x0cc\rd\n"
+    );
+    // EBCDIC with ASA: the control characters are EBCDIC too (' ' 0x40, '1' 0xF1).
+    std::fs::write(srv.root().join("e.txt"), b"A\n\x0cB\n").unwrap();
+    c.expect("TYPE E C", 200);
+    assert_eq!(retr(&mut c, "e.txt"), [0x40, 0xC1, 0x15, 0xF1, 0xC2, 0x15]);
+    assert_eq!(
+        stor(
+            &srv,
+            &mut c,
+            "e2.txt",
+            &[0x40, 0xC1, 0x15, 0xF1, 0xC2, 0x15]
+        ),
+        b"A\n\x0cB\n"
+    );
+}
+
+#[test]
+fn stru_r_sends_each_line_as_a_record_with_escapes() {
+    let (srv, mut c) = session();
+    std::fs::write(srv.root().join("r.txt"), b"ab\nc\xffd\n\nlast").unwrap();
+    c.expect("STRU R", 200);
+    // RFC 959 3.4.1: EOR 0xFF 0x01, EOR+EOF 0xFF 0x03, a data 0xFF doubled; no CRLF.
+    assert_eq!(
+        retr(&mut c, "r.txt"),
+        b"ab\xff\x01c\xff\xffd\xff\x01\xff\x01last\xff\x03"
+    );
+    assert_eq!(
+        stor(&srv, &mut c, "s.txt", b"x\xff\x01y\xff\xff\xff\x01\xff\x02"),
+        b"x\ny\xff\n"
+    );
+    // An empty file is no records, EOF alone.
+    std::fs::write(srv.root().join("empty"), b"").unwrap();
+    assert_eq!(retr(&mut c, "empty"), b"\xff\x02");
+    // EBCDIC records: the bytes are EBCDIC, the line end is the EOR.
+    c.expect("TYPE E", 200);
+    std::fs::write(srv.root().join("e.txt"), b"A\nB").unwrap();
+    assert_eq!(retr(&mut c, "e.txt"), b"\xc1\xff\x01\xc2\xff\x03");
+    assert_eq!(
+        stor(&srv, &mut c, "e2.txt", b"\xc1\xff\x01\xc2\xff\x03"),
+        b"A\nB\n"
+    );
+}
+
+#[test]
+fn stru_r_with_image_is_one_record_per_file() {
+    let (srv, mut c) = session();
+    std::fs::write(srv.root().join("b.bin"), b"\n\xff\x00").unwrap();
+    c.expect("TYPE I", 200);
+    c.expect("STRU R", 200);
+    assert_eq!(retr(&mut c, "b.bin"), b"\n\xff\xff\x00\xff\x03");
+    // Records received are stored back to back, bytes unchanged.
+    assert_eq!(
+        stor(&srv, &mut c, "c.bin", b"ab\xff\x01\ncd\xff\x01\xff\x02"),
+        b"ab\ncd"
+    );
+    // A close without the EOF escape is an implied EOF (RFC 959 3.4), inside an escape not.
+    assert_eq!(stor(&srv, &mut c, "d.bin", b"xy\xff\x01"), b"xy");
+    let (mut s, _) = c.start_transfer(b"STOR bad.bin", DataMode::Pasv);
+    use std::io::Write;
+    s.write_all(b"zz\xff").unwrap();
+    drop(s);
+    let (code, _) = c.read_reply();
+    assert_eq!(code, 426);
+    let (mut s, _) = c.start_transfer(b"STOR bad2.bin", DataMode::Pasv);
+    s.write_all(b"zz\xff\x07").unwrap();
+    drop(s);
+    let (code, _) = c.read_reply();
+    assert_eq!(code, 426);
+}
+
+#[test]
+fn listings_are_text_in_the_session_type_and_structure_but_mlsd_is_raw() {
+    let (srv, mut c) = session();
+    std::fs::write(srv.root().join("ab"), b"x").unwrap();
+    c.expect("TYPE E", 200);
+    // RFC 959 4.1.3 NLST/LIST: "in type ASCII or type EBCDIC".
+    assert_eq!(c.nlst(""), [0x81, 0x82, 0x15]);
+    c.expect("TYPE I", 200);
+    assert_eq!(c.nlst(""), b"ab\r\n");
+    c.expect("STRU R", 200);
+    assert_eq!(c.nlst(""), b"ab\xff\x03");
+    let list = c.list("");
+    assert!(list.ends_with(b" ab\xff\x03"), "{}", lossy(&list));
+    // RFC 3659 7.2: MLSD goes as TYPE L 8, MODE S, STRU F whatever was set.
+    c.expect("TYPE E", 200);
+    let mlsd = c.transfer_in(b"MLSD", DataMode::Pasv);
+    assert!(mlsd.ends_with(b"; ab\r\n"), "{}", lossy(&mlsd));
+}
+
+#[test]
+fn size_counts_the_bytes_retr_sends_in_the_current_parameters() {
+    let (srv, mut c) = session();
+    std::fs::write(srv.root().join("r.txt"), b"ab\nc\xffd\n").unwrap();
+    for (params, size) in [
+        (&["TYPE I"][..], 7),
+        (&["TYPE A"], 9),
+        (&["TYPE E"], 7),
+        (&["TYPE A C"], 11),
+        (&["TYPE A", "STRU R"], 10),
+    ] {
+        c.expect("STRU F", 200);
+        for p in params {
+            c.expect(p, 200);
+        }
+        let got = c.expect("SIZE r.txt", 213);
+        assert_eq!(got.trim(), format!("213 {size}"), "{params:?}");
+        assert_eq!(retr(&mut c, "r.txt").len(), size, "{params:?}");
+    }
+}

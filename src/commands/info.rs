@@ -1,7 +1,7 @@
 //! Informational and no-op commands: SYST, HELP, STAT, FEAT, OPTS, NOOP, SIZE, MDTM, ALLO, SITE.
 
 use super::checksum;
-use crate::command::{Format, SiteCommand, TransferType, VERBS};
+use crate::command::{SiteCommand, VERBS};
 use crate::control::Control;
 use crate::error::FtpError;
 use crate::file_info::FileKind;
@@ -184,29 +184,26 @@ pub fn size(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     if info.kind != FileKind::File {
         return Err(FtpError::NotAFile);
     }
-    let size = match ctl.session.transfer_type {
-        TransferType::Binary => info.size,
-        _ if !ctl
-            .session
-            .representation(ctl.settings.config.ebcdic_codepage)
-            .is_plain_framing() =>
-        {
-            return Err(FtpError::AsciiSizeUnavailable)
+    let rep = ctl
+        .session
+        .representation(ctl.settings.config.ebcdic_codepage);
+    let size = if rep.is_plain_binary() {
+        info.size
+    } else {
+        // RFC 3659 §4: the size "dependent on the currently established STRU, MODE, and
+        // TYPE": the bytes RETR would send, counted by encoding the file; bounded so one
+        // client cannot make the server read gigabytes for a SIZE. ASCII is the default
+        // type, so clients that never send TYPE (ftplib's size()) land here too: RFC 3659
+        // §4 allows 550 but no estimate, so never the binary size.
+        if info.size > ASCII_SIZE_LIMIT || rep.check_implemented().is_err() {
+            return Err(FtpError::AsciiSizeUnavailable);
         }
-        TransferType::Ebcdic(_) | TransferType::Ascii(Format::Carriage) => {
-            return Err(FtpError::AsciiSizeUnavailable)
-        }
-        TransferType::Ascii(_) => {
-            // The wire size needs a scan (each LF becomes CRLF); bounded so one client
-            // cannot make the server read gigabytes for a SIZE. ASCII is the default type,
-            // so clients that never send TYPE (ftplib's size()) land here too: RFC 3659 §4
-            // allows 550 but no estimate, so never the binary size.
-            if info.size > ASCII_SIZE_LIMIT {
-                return Err(FtpError::AsciiSizeUnavailable);
-            }
-            let (mut file, _) = jail.open_read(&path)?;
+        let (mut file, _) = jail.open_read(&path)?;
+        if rep.is_plain_ascii() {
             let mut buf = vec![0u8; 64 * 1024];
             crate::codec::ascii::ascii_size(&mut file, &mut buf)?
+        } else {
+            representation::wire_size(rep, &mut file)?
         }
     };
     Ok(Reply::new(ReplyCode::FileStatus, size.to_string()))

@@ -49,8 +49,11 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         return Err(FtpError::RestPastEnd);
     }
     let rep = representation(ctl)?;
-    let ascii = rep.ty.is_text();
-    let mode = if ascii { "ASCII" } else { "BINARY" };
+    let mode = match rep.ty {
+        TransferType::Ascii(_) => "ASCII",
+        TransferType::Ebcdic(_) => "EBCDIC",
+        TransferType::Binary => "BINARY",
+    };
     // wget reads the size from "(N bytes)" in this line.
     let opening = Reply::new(
         ReplyCode::FileStatusOk,
@@ -63,7 +66,7 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     let payload = Payload::SendFile {
         file,
         offset,
-        ascii,
+        rep,
         size: info.size,
     };
     let started = Instant::now();
@@ -274,13 +277,18 @@ fn receive(
     opening: Reply,
     finish: Finish,
 ) -> Result<(Reply, TransferOutcome), FtpError> {
-    let rep = ctl
-        .session
-        .representation(ctl.settings.config.ebcdic_codepage);
-    let ascii = rep.ty.is_text();
+    let rep = representation(ctl)?;
+    // Restart markers received are answered with stored offsets: where this upload starts
+    // (O_APPEND writes at the old end; a resume at its seek position; a new file at 0).
+    let base = match &finish.extended {
+        None => 0,
+        Some(ext) if ext.cut_at_end => (&file).stream_position()?,
+        Some(ext) => ext.before,
+    };
     let payload = Payload::Receive {
         file,
-        ascii,
+        rep,
+        base,
         sync: ctl.settings.config.fsync,
     };
     let started = Instant::now();
