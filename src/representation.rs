@@ -36,7 +36,7 @@ mod send;
 
 use crate::codec::ascii::CrlfToLf;
 use crate::codec::ebcdic::{self, CodePage};
-use crate::codec::{compressed, DecodeError};
+use crate::codec::{block, compressed, DecodeError, Descriptor, Marker};
 use crate::command::{Format, Mode, Structure, TransferType};
 use crate::error::FtpError;
 use std::io::{self, Read};
@@ -124,6 +124,12 @@ impl Representation {
         Representation { ty, ..self }
     }
 
+    /// TYPE I, file structure, block mode: blocks of file data sent by `sendfile` after each
+    /// header (see [`binary_block`]), nothing copied through user space.
+    pub fn is_binary_blocks(&self) -> bool {
+        self.ty == TransferType::Binary && self.stru == Structure::File && self.mode == Mode::Block
+    }
+
     /// Stream mode and file structure: no framing at all.
     pub fn is_plain_framing(&self) -> bool {
         self.stru == Structure::File && self.mode == Mode::Stream
@@ -131,7 +137,7 @@ impl Representation {
 
     /// Whether transfers in this representation are implemented; 504 otherwise.
     pub fn check_implemented(&self) -> Result<(), FtpError> {
-        if self.mode == Mode::Stream {
+        if self.mode != Mode::Compressed {
             Ok(())
         } else {
             Err(FtpError::ParameterNotImplemented)
@@ -168,6 +174,43 @@ pub fn mode_name(mode: Mode) -> &'static str {
         Mode::Stream => "Stream",
         Mode::Block => "Block",
         Mode::Compressed => "Compressed",
+    }
+}
+
+/// The next block of a binary block-mode download at stored offset `pos` of a file of
+/// `size` bytes: its length (the most a header can count) and its descriptor (EOF on the
+/// last; an empty file is one empty EOF block). `transfer.rs` sends these with `sendfile`.
+pub fn binary_block(pos: u64, size: u64) -> (usize, Descriptor) {
+    let left = size.saturating_sub(pos);
+    let count = usize::try_from(left).map_or(block::MAX_COUNT, |l| l.min(block::MAX_COUNT));
+    let desc = if count as u64 == left {
+        Descriptor::EOF
+    } else {
+        Descriptor::NONE
+    };
+    (count, desc)
+}
+
+/// Whether a sender at stored offset `pos`, its last marker at `last`, puts a marker now.
+pub fn marker_due(pos: u64, last: u64) -> bool {
+    pos - last >= MARKER_EVERY
+}
+
+/// What [`binary_block`]'s blocks and the markers between them put on the wire for a file
+/// of `size` bytes sent from `offset` (SIZE in binary block mode).
+pub fn binary_blocks_wire_size(offset: u64, size: u64) -> u64 {
+    let (mut pos, mut last, mut total) = (offset, offset, 0u64);
+    loop {
+        let (count, desc) = binary_block(pos, size);
+        total += (block::HEADER_LEN + count) as u64;
+        pos += count as u64;
+        if desc == Descriptor::EOF {
+            return total;
+        }
+        if marker_due(pos, last) {
+            total += (block::HEADER_LEN + Marker::from_offset(pos).as_bytes().len()) as u64;
+            last = pos;
+        }
     }
 }
 
@@ -210,5 +253,44 @@ pub fn wire_size<R: Read + ?Sized>(rep: Representation, file: &mut R) -> io::Res
         Ok(()) => Ok(count.0),
         Err(PipeError::Read(e) | PipeError::Write(e)) => Err(e),
         Err(PipeError::Decode(_)) => Err(io::ErrorKind::InvalidData.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_block_plan_and_its_wire_size() {
+        assert_eq!(binary_block(0, 0), (0, Descriptor::EOF));
+        assert_eq!(binary_block(0, 5), (5, Descriptor::EOF));
+        assert_eq!(binary_block(0, 65_535), (65_535, Descriptor::EOF));
+        assert_eq!(binary_block(0, 65_536), (65_535, Descriptor::NONE));
+        assert_eq!(binary_block(65_535, 65_536), (1, Descriptor::EOF));
+        assert_eq!(binary_blocks_wire_size(0, 0), 3);
+        assert_eq!(binary_blocks_wire_size(0, 5), 8);
+        assert_eq!(binary_blocks_wire_size(0, 65_536), 65_536 + 6);
+        assert_eq!(binary_blocks_wire_size(65_530, 65_536), 6 + 3);
+        // 65 full blocks pass MARKER_EVERY: a marker "4259775" (3 + 7 bytes) follows them.
+        let size = 65 * 65_535 + 1;
+        assert_eq!(binary_blocks_wire_size(0, size), size + 66 * 3 + 10);
+        assert_eq!(binary_blocks_wire_size(0, 65 * 65_535), 65 * (65_535 + 3));
+    }
+
+    #[test]
+    fn the_sendfile_block_plan_matches_the_pipeline_where_they_meet() {
+        // Below one full block both send the same single EOF block.
+        let rep = Representation {
+            mode: Mode::Block,
+            ..Representation::IMAGE
+        };
+        for size in [0usize, 1, 100, 16_000] {
+            let data = vec![7u8; size];
+            let mut out = Vec::new();
+            let mut scratch = vec![0u8; SCRATCH];
+            send(rep, &mut &data[..], 0, &mut out, &mut scratch, MARKER_EVERY).unwrap();
+            assert_eq!(out.len() as u64, binary_blocks_wire_size(0, size as u64));
+            assert_eq!(out[0], 64);
+        }
     }
 }

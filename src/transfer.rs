@@ -382,6 +382,14 @@ fn copy(
             file, offset, rep, ..
         } if rep.is_plain_binary() => send_binary(&file, offset, stream, progress, throttle, buf),
         Payload::SendFile {
+            file,
+            offset,
+            rep,
+            size,
+        } if rep.is_binary_blocks() => {
+            send_blocks(&file, offset, size, stream, progress, throttle, buf)
+        }
+        Payload::SendFile {
             mut file,
             offset,
             rep,
@@ -536,6 +544,134 @@ fn send_binary(
             }
             Err(Errno::EIO) => return Err(CopyError::Local(FtpError::LocalError)),
             Err(_) => return Err(CopyError::Net),
+        }
+    }
+}
+
+/// Binary block-mode download: each block's 3-byte header is sent with MSG_MORE, so it leaves
+/// in one segment with the `sendfile` of its up to 65535 bytes that follows; restart markers
+/// between blocks every `MARKER_EVERY` bytes. Where sendfile does not work for the file, the
+/// rest is read and written. The size at open is the plan (the header counts bytes before
+/// they are sent): a file that shrinks meanwhile ends the transfer with 451.
+fn send_blocks(
+    file: &File,
+    offset: u64,
+    size: u64,
+    stream: &TcpStream,
+    progress: &Progress,
+    throttle: &mut Throttle,
+    buf: &mut Vec<u8>,
+) -> Result<(), CopyError> {
+    use crate::codec::block;
+    use nix::sys::socket::{send, MsgFlags};
+    // nix names no MSG_MORE; the kernel has had it since 2.4.4.
+    let more = MsgFlags::from_bits_retain(nix::libc::MSG_MORE);
+    let send_all = |bytes: &[u8], flags: MsgFlags| -> Result<(), CopyError> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match send(stream.as_raw_fd(), rest, flags) {
+                Ok(n) => rest = &rest[n..],
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return Err(CopyError::Net),
+            }
+        }
+        progress.add(bytes.len() as u64);
+        Ok(())
+    };
+    let (mut pos, mut last_marker) = (offset, offset);
+    let mut by_sendfile = true;
+    loop {
+        if progress.is_aborted() {
+            return Err(CopyError::Net);
+        }
+        let (count, desc) = representation::binary_block(pos, size);
+        let header = block::header(desc, count as u16);
+        send_all(&header, more)?;
+        let mut left = count;
+        while left > 0 {
+            if progress.is_aborted() {
+                return Err(CopyError::Net);
+            }
+            let n = if by_sendfile {
+                match sendfile_at(stream, file, pos, throttle.chunk(left)) {
+                    Ok(n) => n,
+                    Err(SendfileError::Unsupported) => {
+                        by_sendfile = false;
+                        continue;
+                    }
+                    Err(SendfileError::Copy(e)) => return Err(e),
+                }
+            } else {
+                let chunk = scratch(buf);
+                let want = left.min(chunk.len());
+                let n = read_at(file, pos, &mut chunk[..want])?;
+                if n > 0 {
+                    write_net(stream, &chunk[..n])?;
+                }
+                n
+            };
+            if n == 0 {
+                // The file shrank below the count its header announced.
+                return Err(CopyError::Local(FtpError::LocalError));
+            }
+            pos += n as u64;
+            left -= n;
+            progress.add(n as u64);
+            throttle.after(n, progress)?;
+        }
+        if desc == crate::codec::Descriptor::EOF {
+            return Ok(());
+        }
+        if representation::marker_due(pos, last_marker) {
+            let marker = Marker::from_offset(pos);
+            let m = marker.as_bytes();
+            let mut unit = [0u8; block::HEADER_LEN + crate::codec::MAX_MARKER];
+            unit[..block::HEADER_LEN].copy_from_slice(&block::header(
+                crate::codec::Descriptor::RESTART,
+                m.len() as u16,
+            ));
+            unit[block::HEADER_LEN..block::HEADER_LEN + m.len()].copy_from_slice(m);
+            send_all(&unit[..block::HEADER_LEN + m.len()], more)?;
+            last_marker = pos;
+        }
+    }
+}
+
+enum SendfileError {
+    /// sendfile does not work for this file: copy by hand.
+    Unsupported,
+    Copy(CopyError),
+}
+
+/// One sendfile call of up to `len` bytes from file offset `pos`.
+fn sendfile_at(
+    stream: &TcpStream,
+    file: &File,
+    pos: u64,
+    len: usize,
+) -> Result<usize, SendfileError> {
+    use nix::errno::Errno;
+    let mut off: nix::libc::off64_t = i64::try_from(pos)
+        .map_err(|_| SendfileError::Copy(CopyError::Local(FtpError::LocalError)))?;
+    loop {
+        return match nix::sys::sendfile::sendfile64(stream, file, Some(&mut off), len) {
+            Ok(n) => Ok(n),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EINVAL | Errno::ENOSYS) => Err(SendfileError::Unsupported),
+            Err(Errno::EIO) => Err(SendfileError::Copy(CopyError::Local(FtpError::LocalError))),
+            Err(_) => Err(SendfileError::Copy(CopyError::Net)),
+        };
+    }
+}
+
+/// pread into `buf`: the bytes read (0 at the end of the file).
+fn read_at(file: &File, pos: u64, buf: &mut [u8]) -> Result<usize, CopyError> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.read_at(buf, pos) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Local(e.into())),
         }
     }
 }

@@ -326,8 +326,11 @@ fn size_counts_the_bytes_retr_sends_in_the_current_parameters() {
         (&["TYPE E"], 7),
         (&["TYPE A C"], 11),
         (&["TYPE A", "STRU R"], 10),
+        (&["TYPE I", "MODE B"], 10),
+        (&["TYPE A", "MODE B"], 12),
     ] {
         c.expect("STRU F", 200);
+        c.expect("MODE S", 200);
         for p in params {
             c.expect(p, 200);
         }
@@ -335,4 +338,164 @@ fn size_counts_the_bytes_retr_sends_in_the_current_parameters() {
         assert_eq!(got.trim(), format!("213 {size}"), "{params:?}");
         assert_eq!(retr(&mut c, "r.txt").len(), size, "{params:?}");
     }
+}
+
+// ----- step 3: block mode ---------------------------------------------------------------------
+
+/// One block of RFC 959 3.4.2 as a test reads it: descriptor and data.
+#[derive(Debug, PartialEq)]
+struct Block {
+    desc: u8,
+    data: Vec<u8>,
+}
+
+/// Split block-mode wire bytes into blocks by their 3-byte headers; panics on a short block.
+fn blocks(mut wire: &[u8]) -> Vec<Block> {
+    let mut out = Vec::new();
+    while !wire.is_empty() {
+        assert!(wire.len() >= 3, "truncated header: {wire:?}");
+        let count = usize::from(u16::from_be_bytes([wire[1], wire[2]]));
+        assert!(wire.len() >= 3 + count, "truncated block");
+        out.push(Block {
+            desc: wire[0],
+            data: wire[3..3 + count].to_vec(),
+        });
+        wire = &wire[3 + count..];
+    }
+    out
+}
+
+/// The data of data blocks (restart marker blocks left out), and the markers.
+fn block_data(bs: &[Block]) -> (Vec<u8>, Vec<(usize, String)>) {
+    let (mut data, mut markers) = (Vec::new(), Vec::new());
+    for b in bs {
+        if b.desc & 16 != 0 {
+            markers.push((data.len(), String::from_utf8(b.data.clone()).unwrap()));
+        } else {
+            data.extend_from_slice(&b.data);
+        }
+    }
+    (data, markers)
+}
+
+#[test]
+fn mode_b_retr_frames_blocks_with_eof() {
+    let (srv, mut c) = session();
+    std::fs::write(srv.root().join("hello"), b"hello").unwrap();
+    std::fs::write(srv.root().join("empty"), b"").unwrap();
+    std::fs::write(srv.root().join("t.txt"), b"a\nb\n").unwrap();
+    std::fs::write(srv.root().join("r.txt"), b"ab\nc\n").unwrap();
+    c.expect("MODE B", 200);
+    c.expect("TYPE I", 200);
+    // Descriptor 64 (EOF) on the last block, 16-bit big-endian count.
+    assert_eq!(retr(&mut c, "hello"), b"\x40\x00\x05hello");
+    assert_eq!(retr(&mut c, "empty"), b"\x40\x00\x00");
+    c.expect("TYPE A", 200);
+    assert_eq!(retr(&mut c, "t.txt"), b"\x40\x00\x06a\r\nb\r\n");
+    // Records: EOR (128) ends each line's block, the last one EOR|EOF (192).
+    c.expect("STRU R", 200);
+    assert_eq!(retr(&mut c, "r.txt"), b"\x80\x00\x02ab\xc0\x00\x01c");
+    // Listings too.
+    c.expect("STRU F", 200);
+    std::fs::remove_file(srv.root().join("r.txt")).unwrap();
+    std::fs::remove_file(srv.root().join("t.txt")).unwrap();
+    std::fs::remove_file(srv.root().join("empty")).unwrap();
+    assert_eq!(c.nlst(""), b"\x40\x00\x07hello\r\n");
+}
+
+#[test]
+fn mode_b_retr_of_a_large_file_uses_full_blocks() {
+    let (srv, mut c) = session();
+    let data = pattern(300_000, 3);
+    std::fs::write(srv.root().join("big"), &data).unwrap();
+    c.expect("TYPE I", 200);
+    c.expect("MODE B", 200);
+    let bs = blocks(&retr(&mut c, "big"));
+    let (got, markers) = block_data(&bs);
+    assert_eq!(got, data);
+    assert!(markers.is_empty(), "{markers:?}");
+    assert!(bs.iter().all(|b| b.data.len() <= 65535));
+    assert!(bs.iter().any(|b| b.data.len() == 65535), "no full block");
+    let last = bs.last().unwrap();
+    assert_eq!(last.desc, 64, "the last block carries EOF");
+    assert!(bs[..bs.len() - 1].iter().all(|b| b.desc == 0));
+}
+
+#[test]
+fn mode_b_stor_appe_stou_decode_blocks() {
+    let (srv, mut c) = session();
+    c.expect("TYPE I", 200);
+    c.expect("MODE B", 200);
+    assert_eq!(
+        stor(
+            &srv,
+            &mut c,
+            "f",
+            b"\x00\x00\x03abc\x20\x00\x01d\x40\x00\x02ef"
+        ),
+        b"abcdef"
+    );
+    c.transfer_out(b"APPE f", b"\x40\x00\x01g", DataMode::Pasv);
+    assert_eq!(std::fs::read(srv.root().join("f")).unwrap(), b"abcdefg");
+    let pre = c.transfer_out(b"STOU", b"\x40\x00\x02hi", DataMode::Pasv);
+    let name = pre.split("FILE: ").nth(1).unwrap().trim().to_string();
+    assert_eq!(std::fs::read(srv.root().join(name)).unwrap(), b"hi");
+    // Records under TYPE A: each EOR is a line end.
+    c.expect("TYPE A", 200);
+    c.expect("STRU R", 200);
+    assert_eq!(
+        stor(
+            &srv,
+            &mut c,
+            "r",
+            b"\x80\x00\x01x\x00\x00\x01y\xc0\x00\x01z"
+        ),
+        b"x\nyz\n"
+    );
+    // A descriptor bit RFC 959 does not assign fails the upload.
+    let (mut s, _) = c.start_transfer(b"STOR bad", DataMode::Pasv);
+    use std::io::Write;
+    s.write_all(b"\x01\x00\x01x").unwrap();
+    drop(s);
+    assert_eq!(c.read_reply().0, 426);
+}
+
+#[test]
+fn mode_b_eof_ends_the_upload_without_the_close() {
+    use std::io::{Read, Write};
+    let (srv, mut c) = session();
+    c.expect("TYPE I", 200);
+    c.expect("MODE B", 200);
+    let (mut s, _) = c.start_transfer(b"STOR kept", DataMode::Pasv);
+    s.write_all(b"\x40\x00\x04data").unwrap();
+    // The client keeps its end open: the EOF descriptor alone ends the transfer, and the
+    // server closes the data connection (representation.rs: one connection per transfer).
+    let (code, text) = c.read_reply();
+    assert_eq!(code, 226, "{text}");
+    let mut b = [0u8; 1];
+    assert_eq!(s.read(&mut b).unwrap_or(0), 0);
+    assert_eq!(std::fs::read(srv.root().join("kept")).unwrap(), b"data");
+}
+
+#[test]
+fn abor_stat_and_noop_during_a_mode_b_download() {
+    use std::io::Read;
+    let (srv, mut c) = session();
+    let len: u64 = 48 << 20;
+    write_pattern_file(&srv.root().join("big"), len, 8);
+    c.expect("TYPE I", 200);
+    c.expect("MODE B", 200);
+    let (mut data, _) = c.start_transfer(b"RETR big", DataMode::Pasv);
+    let mut buf = vec![0u8; 512 * 1024];
+    data.read_exact(&mut buf).unwrap();
+    assert!(c.expect("STAT", 213).contains("bytes transferred"));
+    c.expect("NOOP", 200);
+    c.send("ABOR");
+    let (code, text) = c.read_reply();
+    assert_eq!(code, 426, "first reply to ABOR: {text}");
+    let (code, text) = c.read_reply();
+    assert_eq!(code, 226, "second reply to ABOR: {text}");
+    c.expect("NOOP", 200);
+    std::fs::write(srv.root().join("s"), b"s").unwrap();
+    assert_eq!(retr(&mut c, "s"), b"\x40\x00\x01s");
 }

@@ -189,6 +189,8 @@ pub fn size(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         .representation(ctl.settings.config.ebcdic_codepage);
     let size = if rep.is_plain_binary() {
         info.size
+    } else if rep.is_binary_blocks() {
+        representation::binary_blocks_wire_size(0, info.size)
     } else {
         // RFC 3659 §4: the size "dependent on the currently established STRU, MODE, and
         // TYPE": the bytes RETR would send, counted by encoding the file; bounded so one
