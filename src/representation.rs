@@ -38,7 +38,6 @@ use crate::codec::ascii::CrlfToLf;
 use crate::codec::ebcdic::{self, CodePage};
 use crate::codec::{block, compressed, DecodeError, Descriptor, Marker};
 use crate::command::{Format, Mode, Structure, TransferType};
-use crate::error::FtpError;
 use std::io::{self, Read};
 
 pub use receive::{receive, MIN_SCRATCH as RECEIVE_SCRATCH};
@@ -133,15 +132,6 @@ impl Representation {
     /// Stream mode and file structure: no framing at all.
     pub fn is_plain_framing(&self) -> bool {
         self.stru == Structure::File && self.mode == Mode::Stream
-    }
-
-    /// Whether transfers in this representation are implemented; 504 otherwise.
-    pub fn check_implemented(&self) -> Result<(), FtpError> {
-        if self.mode != Mode::Compressed {
-            Ok(())
-        } else {
-            Err(FtpError::ParameterNotImplemented)
-        }
     }
 }
 

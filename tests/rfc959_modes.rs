@@ -499,3 +499,93 @@ fn abor_stat_and_noop_during_a_mode_b_download() {
     std::fs::write(srv.root().join("s"), b"s").unwrap();
     assert_eq!(retr(&mut c, "s"), b"\x40\x00\x01s");
 }
+
+// ----- step 4: compressed mode ----------------------------------------------------------------
+
+#[test]
+fn mode_c_retr_codes_strings_runs_and_filler() {
+    let (srv, mut c) = session();
+    std::fs::write(srv.root().join("hello"), b"hello").unwrap();
+    std::fs::write(srv.root().join("zeros"), [0u8; 10]).unwrap();
+    std::fs::write(srv.root().join("rep"), b"aaaaaaaaab").unwrap();
+    std::fs::write(srv.root().join("t.txt"), b"a    b\n").unwrap();
+    std::fs::write(srv.root().join("r.txt"), b"ab\nc\n").unwrap();
+    c.expect("TYPE I", 200);
+    c.expect("MODE C", 200);
+    // RFC 959 3.4.3: 0nnnnnnn + n bytes; the EOF escape is 0x00 then descriptor 64.
+    assert_eq!(retr(&mut c, "hello"), b"\x05hello\x00\x40");
+    // Image filler is zero: 11nnnnnn, one byte for ten zeros.
+    assert_eq!(retr(&mut c, "zeros"), b"\xca\x00\x40");
+    // 10nnnnnn d: nine 'a's as one replicated byte.
+    assert_eq!(retr(&mut c, "rep"), b"\x89a\x01b\x00\x40");
+    // ASCII filler is space; the text is CRLF first.
+    c.expect("TYPE A", 200);
+    assert_eq!(retr(&mut c, "t.txt"), b"\x01a\xc4\x03b\r\n\x00\x40");
+    // Records: the EOR escape after each, EOR|EOF on the last.
+    c.expect("STRU R", 200);
+    assert_eq!(retr(&mut c, "r.txt"), b"\x02ab\x00\x80\x01c\x00\xc0");
+    c.expect("STRU F", 200);
+    std::fs::write(srv.root().join("empty"), b"").unwrap();
+    assert_eq!(retr(&mut c, "empty"), b"\x00\x40");
+}
+
+#[test]
+fn mode_c_stor_expands_runs_with_the_types_filler() {
+    let (srv, mut c) = session();
+    c.expect("TYPE I", 200);
+    c.expect("MODE C", 200);
+    assert_eq!(
+        stor(&srv, &mut c, "b", b"\x03abc\x83x\xc2\x00\x40"),
+        b"abcxxx\0\0"
+    );
+    c.expect("TYPE A", 200);
+    assert_eq!(
+        stor(&srv, &mut c, "a", b"\x02hi\xc3\x02\r\n\x00\x40"),
+        b"hi   \n"
+    );
+    // EBCDIC filler is EBCDIC space 0x40, stored as a space.
+    c.expect("TYPE E", 200);
+    assert_eq!(stor(&srv, &mut c, "e", b"\xc2\x01\xc1\x00\x40"), b"  A");
+    // Records, with a restart marker in between (escape 16, then a byte string).
+    c.expect("TYPE A", 200);
+    c.expect("STRU R", 200);
+    let (mut s, _) = c.start_transfer(b"STOR r", DataMode::Pasv);
+    use std::io::Write;
+    s.write_all(b"\x01x\x00\x80\x00\x10\x02m1\x01y\x00\xc0")
+        .unwrap();
+    let (code, text) = c.read_reply();
+    assert_eq!((code, text.as_str()), (110, "110 MARK m1 = 2"));
+    let (code, _) = c.read_reply();
+    assert_eq!(code, 226);
+    assert_eq!(std::fs::read(srv.root().join("r")).unwrap(), b"x\ny\n");
+}
+
+#[test]
+fn mode_c_compresses_compressible_files_and_round_trips_any() {
+    let (srv, mut c) = session();
+    // A report-like text file: columns of spaces and runs shrink.
+    let line = b"    12  ABC      ....     0000000000  text text\n";
+    let text: Vec<u8> = line.repeat(2000);
+    std::fs::write(srv.root().join("report.txt"), &text).unwrap();
+    let noise = pattern(200_000, 5);
+    std::fs::write(srv.root().join("noise"), &noise).unwrap();
+    c.expect("TYPE A", 200);
+    c.expect("MODE C", 200);
+    let wire = retr(&mut c, "report.txt");
+    assert!(
+        wire.len() * 10 < text.len() * 7,
+        "{} bytes on the wire for {}",
+        wire.len(),
+        text.len()
+    );
+    assert_eq!(stor(&srv, &mut c, "back.txt", &wire), text);
+    c.expect("TYPE I", 200);
+    let wire = retr(&mut c, "noise");
+    // A byte string header per 127 bytes, and one more where a buffer cut a string.
+    assert!(
+        wire.len() <= noise.len() + noise.len() / 100,
+        "{}",
+        wire.len()
+    );
+    assert_eq!(stor(&srv, &mut c, "noise2", &wire), noise);
+}

@@ -197,7 +197,7 @@ pub fn size(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
         // client cannot make the server read gigabytes for a SIZE. ASCII is the default
         // type, so clients that never send TYPE (ftplib's size()) land here too: RFC 3659
         // §4 allows 550 but no estimate, so never the binary size.
-        if info.size > ASCII_SIZE_LIMIT || rep.check_implemented().is_err() {
+        if info.size > ASCII_SIZE_LIMIT {
             return Err(FtpError::AsciiSizeUnavailable);
         }
         let (mut file, _) = jail.open_read(&path)?;

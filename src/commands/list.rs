@@ -81,7 +81,6 @@ pub fn list(ctl: &mut Control, arg: Option<&[u8]>, long: bool) -> Result<Reply, 
     let rep = ctl
         .session
         .representation(ctl.settings.config.ebcdic_codepage);
-    rep.check_implemented()?;
     // Text in the session's TYPE (Image: ASCII), STRU and MODE (representation.rs).
     let body = representation::encode_listing(rep, build_listing(ctl, arg, long)?);
     let opening = Reply::new(ReplyCode::FileStatusOk, "Here comes the directory listing.");

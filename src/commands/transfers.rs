@@ -22,14 +22,10 @@ pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
     ))
 }
 
-/// The session's TYPE, STRU and MODE for a transfer starting now, refused (504) before any
-/// file is touched when not implemented.
-fn representation(ctl: &Control) -> Result<Representation, FtpError> {
-    let rep = ctl
-        .session
-        .representation(ctl.settings.config.ebcdic_codepage);
-    rep.check_implemented()?;
-    Ok(rep)
+/// The session's TYPE, STRU and MODE for a transfer starting now.
+fn representation(ctl: &Control) -> Representation {
+    ctl.session
+        .representation(ctl.settings.config.ebcdic_codepage)
 }
 
 fn display_name(arg: &[u8]) -> String {
@@ -48,7 +44,7 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     if offset > info.size {
         return Err(FtpError::RestPastEnd);
     }
-    let rep = representation(ctl)?;
+    let rep = representation(ctl);
     let mode = match rep.ty {
         TransferType::Ascii(_) => "ASCII",
         TransferType::Ebcdic(_) => "EBCDIC",
@@ -94,7 +90,6 @@ pub enum StoreKind {
 /// the end. Under deny_overwrite a resume must start exactly at the end (550 otherwise).
 pub fn stor(ctl: &mut Control, arg: &[u8], kind: StoreKind) -> Result<Reply, FtpError> {
     ctl.session.require_data_setup()?;
-    representation(ctl)?;
     let offset = ctl.session.take_rest();
     let path = ctl.session.path(arg)?;
     let cfg = &ctl.settings.config;
@@ -216,7 +211,6 @@ fn store_atomically(
 /// with the same directory part, so the client learns the path it can use.
 pub fn stou(ctl: &mut Control, hint: Option<&[u8]>) -> Result<Reply, FtpError> {
     ctl.session.require_data_setup()?;
-    representation(ctl)?;
     ctl.session.rest = 0;
     let hint = hint.unwrap_or(b"ftp");
     // Issue 10: the directory part of the hint used to be dropped (the file landed in the
@@ -277,7 +271,7 @@ fn receive(
     opening: Reply,
     finish: Finish,
 ) -> Result<(Reply, TransferOutcome), FtpError> {
-    let rep = representation(ctl)?;
+    let rep = representation(ctl);
     // Restart markers received are answered with stored offsets: where this upload starts
     // (O_APPEND writes at the old end; a resume at its seek position; a new file at 0).
     let base = match &finish.extended {

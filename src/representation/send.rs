@@ -5,11 +5,11 @@ use super::{PipeError, Representation};
 use crate::codec::ascii::lf_to_crlf;
 use crate::codec::records::Lines;
 use crate::codec::{asa, ebcdic, Framer, Marker};
-use crate::command::{Format, Structure, TransferType};
+use crate::command::{Format, Mode, Structure, TransferType};
 use std::io::{self, Read, Write};
 
 /// Smallest scratch buffer [`send`] works with.
-pub const MIN_SCRATCH: usize = FRAMER_BUFFER + 4096;
+pub const MIN_SCRATCH: usize = 2 * FRAMER_BUFFER;
 
 /// The type layer and the record splitter between the stored text and the framer.
 struct TypeLayer<'a> {
@@ -83,7 +83,14 @@ pub fn send<R: Read + ?Sized, W: Write>(
     marker_every: u64,
 ) -> Result<(), PipeError> {
     assert!(scratch.len() >= MIN_SCRATCH, "send scratch too small");
-    let (framer_buf, rest) = scratch.split_at_mut(FRAMER_BUFFER);
+    // Compressed mode encodes into its framer's buffer: a larger one means fewer writes and
+    // fewer byte strings cut at its end.
+    let framer_len = if rep.mode == Mode::Compressed {
+        (scratch.len() / 2).max(FRAMER_BUFFER)
+    } else {
+        FRAMER_BUFFER
+    };
+    let (framer_buf, rest) = scratch.split_at_mut(framer_len);
     let mut framer = AnyFramer::new(rep.mode, rep.stru, out, framer_buf, rep.filler());
     let carriage = rep.ty.format() == Format::Carriage;
     // Binary reads into all the rest; text needs room for its conversions.
