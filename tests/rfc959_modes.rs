@@ -589,3 +589,139 @@ fn mode_c_compresses_compressible_files_and_round_trips_any() {
     );
     assert_eq!(stor(&srv, &mut c, "noise2", &wire), noise);
 }
+
+// ----- step 5: restart markers and REST -------------------------------------------------------
+
+/// Decode compressed-mode wire bytes by RFC 959 3.4.3: the data, and each restart marker with
+/// the data length before it.
+fn decode_compressed(mut wire: &[u8], filler: u8) -> (Vec<u8>, Vec<(usize, String)>) {
+    let (mut data, mut markers) = (Vec::new(), Vec::new());
+    let mut marker_next = false;
+    while let Some((&code, rest)) = wire.split_first() {
+        wire = rest;
+        let n = usize::from(code & 0x3F);
+        match code >> 6 {
+            0 if code == 0 => {
+                let desc = wire[0];
+                wire = &wire[1..];
+                marker_next = desc & 16 != 0;
+            }
+            0 | 1 => {
+                let n = usize::from(code & 0x7F);
+                let bytes = &wire[..n];
+                wire = &wire[n..];
+                if std::mem::take(&mut marker_next) {
+                    markers.push((data.len(), String::from_utf8(bytes.to_vec()).unwrap()));
+                } else {
+                    data.extend_from_slice(bytes);
+                }
+            }
+            2 => {
+                data.extend(std::iter::repeat(wire[0]).take(n));
+                wire = &wire[1..];
+            }
+            _ => data.extend(std::iter::repeat(filler).take(n)),
+        }
+    }
+    (data, markers)
+}
+
+#[test]
+fn retr_in_block_and_compressed_mode_sends_offset_markers_that_rest_takes_back() {
+    let (srv, mut c) = session();
+    let len = 9 << 20;
+    let data = pattern(len, 11);
+    std::fs::write(srv.root().join("big"), &data).unwrap();
+    c.expect("TYPE I", 200);
+    for mode in ["B", "C"] {
+        c.expect(&format!("MODE {mode}"), 200);
+        let wire = retr(&mut c, "big");
+        let (got, markers) = if mode == "B" {
+            block_data(&blocks(&wire))
+        } else {
+            decode_compressed(&wire, 0)
+        };
+        assert_eq!(got, data, "MODE {mode}");
+        // Every few MiB (RFC 959 3.5), each the decimal count of bytes before it.
+        assert_eq!(markers.len(), 2, "MODE {mode}: {markers:?}");
+        for (at, m) in &markers {
+            assert_eq!(m, &at.to_string(), "MODE {mode}");
+        }
+        // REST with the sender's marker resumes exactly there.
+        let (at, m) = &markers[1];
+        c.expect(&format!("REST {m}"), 350);
+        let wire = retr(&mut c, "big");
+        let (rest, _) = if mode == "B" {
+            block_data(&blocks(&wire))
+        } else {
+            decode_compressed(&wire, 0)
+        };
+        assert_eq!(rest, &data[*at..], "MODE {mode}");
+    }
+    // A marker past the end is refused before any data (RFC 3659 5.3), in any mode.
+    c.expect(&format!("REST {}", len + 1), 350);
+    c.expect("PASV", 227);
+    c.expect("RETR big", 554);
+}
+
+#[test]
+fn stor_answers_each_restart_marker_with_110_and_rest_resumes_there() {
+    use std::io::Write;
+    let (srv, mut c) = session();
+    c.expect("TYPE I", 200);
+    c.expect("MODE B", 200);
+    let (mut s, _) = c.start_transfer(b"STOR up", DataMode::Pasv);
+    // data "abc", marker "r1", data "de", marker "ck-2", data "f", EOF.
+    s.write_all(b"\x00\x00\x03abc\x10\x00\x02r1\x00\x00\x02de\x10\x00\x04ck-2\x40\x00\x01f")
+        .unwrap();
+    // RFC 959 4.2: "the text is exact": MARK yyyy = mmmm, ours the stored offset.
+    assert_eq!(c.read_reply().1, "110 MARK r1 = 3");
+    assert_eq!(c.read_reply().1, "110 MARK ck-2 = 5");
+    assert_eq!(c.read_reply().0, 226);
+    drop(s);
+    assert_eq!(std::fs::read(srv.root().join("up")).unwrap(), b"abcdef");
+    // The client failed after r1: REST with our marker, then the rest from its marker on.
+    c.expect("REST 3", 350);
+    assert_eq!(stor(&srv, &mut c, "up", b"\x40\x00\x03XYZ"), b"abcXYZ");
+    // APPE: our markers count from the old end of the file.
+    let (mut s, _) = c.start_transfer(b"APPE up", DataMode::Pasv);
+    s.write_all(b"\x00\x00\x02gh\x10\x00\x01m\x40\x00\x00")
+        .unwrap();
+    assert_eq!(c.read_reply().1, "110 MARK m = 8");
+    assert_eq!(c.read_reply().0, 226);
+    drop(s);
+    assert_eq!(std::fs::read(srv.root().join("up")).unwrap(), b"abcXYZgh");
+    // ASCII: the marker is the stored offset, after CRLF became LF.
+    c.expect("TYPE A", 200);
+    let (mut s, _) = c.start_transfer(b"STOR t", DataMode::Pasv);
+    s.write_all(b"\x00\x00\x04a\r\nb\x10\x00\x01x\x40\x00\x03\r\nc")
+        .unwrap();
+    assert_eq!(c.read_reply().1, "110 MARK x = 3");
+    assert_eq!(c.read_reply().0, 226);
+    drop(s);
+    assert_eq!(std::fs::read(srv.root().join("t")).unwrap(), b"a\nb\nc");
+    // A marker that is not printable would forge reply lines: the upload fails instead.
+    let (mut s, _) = c.start_transfer(b"STOR bad", DataMode::Pasv);
+    s.write_all(b"\x10\x00\x03a\r\n\x40\x00\x00").unwrap();
+    drop(s);
+    assert_eq!(c.read_reply().0, 426);
+}
+
+#[test]
+fn asa_upload_resumed_at_a_marker_keeps_its_line_ends() {
+    use std::io::Write;
+    let (srv, mut c) = session();
+    c.expect("TYPE A C", 200);
+    c.expect("MODE B", 200);
+    let (mut s, _) = c.start_transfer(b"STOR p", DataMode::Pasv);
+    s.write_all(b"\x00\x00\x04 a\r\n\x10\x00\x02k1\x40\x00\x04 b\r\n")
+        .unwrap();
+    let mark = c.read_reply().1;
+    assert_eq!(mark, "110 MARK k1 = 1");
+    assert_eq!(c.read_reply().0, 226);
+    drop(s);
+    assert_eq!(std::fs::read(srv.root().join("p")).unwrap(), b"a\nb\n");
+    // Resume from k1 with an overprint line: it still replaces the held newline.
+    c.expect("REST 1", 350);
+    assert_eq!(stor(&srv, &mut c, "p", b"\x40\x00\x04+b\r\n"), b"a\rb\n");
+}
