@@ -175,7 +175,7 @@ size-matrix:
 # devices run; the memory targets are checked on it. BENCH_STATIC_TARGET is the static target
 # that runs natively here. It is built first when the cross toolchain is there; if it is not,
 # or the build fails, the run prints why and leaves that column out (the bench goes on).
-.PHONY: bench bench-quick
+.PHONY: bench bench-quick bench-modes
 
 BENCH_STATIC_TARGET ?= i686-unknown-linux-musl
 # More driver options, e.g. BENCH_ARGS="--tests idle,hold"
@@ -196,6 +196,11 @@ bench: release
 # Reduced: 256 MiB transfers, 2 rounds, ferroftpd (both builds) and vsftpd; under a minute.
 bench-quick: release
 	@$(bench_static_args); set -x; python3 tests/bench/run --quick "$$@" $(BENCH_ARGS)
+
+# Just the RFC 959 mode rows (issue 13): RETR of one random file in MODE S, B and C, ferroftpd
+# only, no root needed; about a minute.
+bench-modes: release
+	python3 tests/bench/run --servers ferroftpd --tests modes --rounds 3 $(BENCH_ARGS)
 
 # ---- fuzzing (issue 10): coverage-guided targets for the parsers --------------------------
 # tests/fuzz/ is a cargo-fuzz crate of its own (its empty [workspace] keeps it out of the main

@@ -9,10 +9,61 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 /// Representation type (RFC 959 §3.1.1); only the ones we transfer are representable.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TransferType {
-    /// `TYPE A` / `TYPE A N`: LF <-> CRLF conversion.
-    Ascii,
-    /// `TYPE I` / `TYPE L 8`: bytes as they are.
+    /// `TYPE A [N|T|C]`: NVT-ASCII text, LF <-> CRLF.
+    Ascii(Format),
+    /// `TYPE E [N|T|C]`: EBCDIC text, through the configured code page, LF <-> NL.
+    Ebcdic(Format),
+    /// `TYPE I` / `TYPE L 8`: bytes as they are (a logical byte of 8 bits is this host's byte).
     Binary,
+}
+
+impl TransferType {
+    /// The default of RFC 959 §3.1.1.1 and §5.1, at login and after REIN: ASCII Non-print.
+    pub const DEFAULT: TransferType = TransferType::Ascii(Format::NonPrint);
+
+    /// Whether this is a text type (ASCII or EBCDIC), whose data has lines.
+    pub fn is_text(self) -> bool {
+        !matches!(self, TransferType::Binary)
+    }
+
+    /// The vertical format control of a text type (Non-print for Image).
+    pub fn format(self) -> Format {
+        match self {
+            TransferType::Ascii(f) | TransferType::Ebcdic(f) => f,
+            TransferType::Binary => Format::NonPrint,
+        }
+    }
+}
+
+/// Vertical format control of a text type (RFC 959 §3.1.1.5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    /// `N`: no vertical format information (the default).
+    NonPrint,
+    /// `T`: the file holds Telnet format effectors (CR, LF, VT, FF) as its own bytes.
+    Telnet,
+    /// `C`: ASA (FORTRAN) carriage control characters start each line.
+    Carriage,
+}
+
+/// File structure (RFC 959 §3.1.2); page structure is refused (504), see `parse`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Structure {
+    /// `STRU F`: a continuous sequence of bytes (the default).
+    File,
+    /// `STRU R`: a sequence of records.
+    Record,
+}
+
+/// Transmission mode (RFC 959 §3.4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// `MODE S`: a plain stream of bytes (the default).
+    Stream,
+    /// `MODE B`: blocks with 3-byte headers.
+    Block,
+    /// `MODE C`: byte strings, runs and escapes.
+    Compressed,
 }
 
 /// The argument of EPSV (RFC 2428 §3).
@@ -80,10 +131,10 @@ pub enum Command {
     Rnto(Vec<u8>),
     /// TYPE.
     Type(TransferType),
-    /// STRU F.
-    StruFile,
-    /// MODE S.
-    ModeStream,
+    /// `STRU F|R`.
+    Stru(Structure),
+    /// `MODE S|B|C`.
+    Mode(Mode),
     /// PORT h1,h2,h3,h4,p1,p2.
     Port(SocketAddr),
     /// PASV.
@@ -202,8 +253,8 @@ impl Command {
             | Command::Cwd(_)
             | Command::Cdup
             | Command::Type(_)
-            | Command::StruFile
-            | Command::ModeStream
+            | Command::Stru(_)
+            | Command::Mode(_)
             | Command::Port(_)
             | Command::Pasv
             | Command::Epsv(_)
@@ -279,13 +330,19 @@ pub fn parse(line: &[u8]) -> Result<Command, FtpError> {
         "RNTO" => Command::Rnto(need()?),
         "TYPE" => Command::Type(parse_type(arg.ok_or(MISSING)?)?),
         "STRU" => match upper(arg.ok_or(MISSING)?).as_str() {
-            "F" => Command::StruFile,
-            "R" | "P" => return Err(FtpError::ParameterNotImplemented),
+            "F" => Command::Stru(Structure::File),
+            "R" => Command::Stru(Structure::Record),
+            // Page structure's header fields are one logical byte each (RFC 959 §3.1.2.3):
+            // with this host's 8-bit bytes a page index and a page length stop at 255, so it
+            // cannot describe a file of more than 64 KB. It was made for 36-bit hosts (TYPE
+            // L 36), and §5.1 does not require it: implemented, not offered.
+            "P" => return Err(FtpError::ParameterNotImplemented),
             _ => return Err(MISSING),
         },
         "MODE" => match upper(arg.ok_or(MISSING)?).as_str() {
-            "S" => Command::ModeStream,
-            "B" | "C" => return Err(FtpError::ParameterNotImplemented),
+            "S" => Command::Mode(Mode::Stream),
+            "B" => Command::Mode(Mode::Block),
+            "C" => Command::Mode(Mode::Compressed),
             _ => return Err(MISSING),
         },
         "PORT" => Command::Port(parse_port(arg.ok_or(MISSING)?)?),
@@ -346,15 +403,25 @@ fn parse_type(arg: &[u8]) -> Result<TransferType, FtpError> {
     if words.next().is_some() {
         return Err(MISSING);
     }
+    let format = |f: Option<&str>| match f {
+        // §4.1.2: a type given without its format returns to Non-print.
+        None | Some("N") => Ok(Format::NonPrint),
+        Some("T") => Ok(Format::Telnet),
+        Some("C") => Ok(Format::Carriage),
+        Some(_) => Err(MISSING),
+    };
     match (first, second) {
-        ("A", None | Some("N")) => Ok(TransferType::Ascii),
-        ("A" | "E", Some("T" | "C")) | ("E", None | Some("N")) => {
-            Err(FtpError::ParameterNotImplemented)
-        }
+        ("A", f) => Ok(TransferType::Ascii(format(f)?)),
+        ("E", f) => Ok(TransferType::Ebcdic(format(f)?)),
         ("I", None) => Ok(TransferType::Binary),
-        ("L", Some("8")) => Ok(TransferType::Binary),
-        ("L", Some(n)) if n.parse::<u8>().is_ok_and(|n| n > 0) => {
-            Err(FtpError::ParameterNotImplemented)
+        // §3.1.1.4: the byte size is obligatory ("L" alone is a syntax error, 501) and a
+        // decimal integer; 8 is this host's byte, any other size is not implemented (504).
+        ("L", Some(n)) if n.bytes().all(|b| b.is_ascii_digit()) => {
+            match n.trim_start_matches('0') {
+                "" => Err(MISSING),
+                "8" => Ok(TransferType::Binary),
+                _ => Err(FtpError::ParameterNotImplemented),
+            }
         }
         _ => Err(MISSING),
     }
@@ -655,25 +722,65 @@ mod tests {
 
     #[test]
     fn type_table() {
-        assert_eq!(ok(b"TYPE A"), Command::Type(TransferType::Ascii));
-        assert_eq!(ok(b"type a n"), Command::Type(TransferType::Ascii));
-        assert_eq!(ok(b"TYPE I"), Command::Type(TransferType::Binary));
-        assert_eq!(ok(b"TYPE L 8"), Command::Type(TransferType::Binary));
-        assert_eq!(code(b"TYPE E"), 504);
-        assert_eq!(code(b"TYPE A T"), 504);
-        assert_eq!(code(b"TYPE L 16"), 504);
-        assert_eq!(code(b"TYPE X"), 501);
-        assert_eq!(code(b"TYPE I I"), 501);
+        use Format::{Carriage, NonPrint, Telnet};
+        use TransferType::{Ascii, Binary, Ebcdic};
+        for (line, t) in [
+            (&b"TYPE A"[..], Ascii(NonPrint)),
+            (b"type a n", Ascii(NonPrint)),
+            (b"TYPE A T", Ascii(Telnet)),
+            (b"TYPE a c", Ascii(Carriage)),
+            (b"TYPE E", Ebcdic(NonPrint)),
+            (b"TYPE E N", Ebcdic(NonPrint)),
+            (b"TYPE E T", Ebcdic(Telnet)),
+            (b"TYPE E C", Ebcdic(Carriage)),
+            (b"TYPE I", Binary),
+            (b"TYPE L 8", Binary),
+            (b"TYPE l 8", Binary),
+            (b"TYPE L 08", Binary),
+        ] {
+            assert_eq!(
+                ok(line),
+                Command::Type(t),
+                "{}",
+                String::from_utf8_lossy(line)
+            );
+        }
+        for line in [
+            &b"TYPE L 16"[..],
+            b"TYPE L 36",
+            b"TYPE L 1",
+            b"TYPE L 256",
+            b"TYPE L 99999999999999999999999",
+        ] {
+            assert_eq!(code(line), 504, "{}", String::from_utf8_lossy(line));
+        }
+        for line in [
+            &b"TYPE X"[..],
+            b"TYPE I I",
+            b"TYPE L",
+            b"TYPE L 0",
+            b"TYPE L x",
+            b"TYPE L -8",
+            b"TYPE A X",
+            b"TYPE E 8",
+            b"TYPE A N N",
+            b"TYPE I N",
+        ] {
+            assert_eq!(code(line), 501, "{}", String::from_utf8_lossy(line));
+        }
     }
 
     #[test]
     fn stru_and_mode() {
-        assert_eq!(ok(b"STRU F"), Command::StruFile);
-        assert_eq!(code(b"STRU R"), 504);
+        assert_eq!(ok(b"STRU F"), Command::Stru(Structure::File));
+        assert_eq!(ok(b"stru r"), Command::Stru(Structure::Record));
+        assert_eq!(code(b"STRU P"), 504);
         assert_eq!(code(b"STRU Q"), 501);
-        assert_eq!(ok(b"MODE s"), Command::ModeStream);
-        assert_eq!(code(b"MODE B"), 504);
+        assert_eq!(ok(b"MODE s"), Command::Mode(Mode::Stream));
+        assert_eq!(ok(b"MODE B"), Command::Mode(Mode::Block));
+        assert_eq!(ok(b"MODE c"), Command::Mode(Mode::Compressed));
         assert_eq!(code(b"MODE Z"), 501);
+        assert_eq!(code(b"MODE"), 501);
     }
 
     #[test]

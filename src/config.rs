@@ -21,7 +21,7 @@ mod values;
 
 use declare::config_keys;
 use values::{Bool, File, FileName, Listen, Maybe, Millis, Num, PasvAddress, PortRange, Secs};
-use values::{Text, Umask, UserName, U32_MAX};
+use values::{Codepage, Text, Umask, UserName, U32_MAX};
 
 config_keys! {
     // field [as "file_key"]: type = default, value kind, "help for --help";
@@ -109,6 +109,9 @@ config_keys! {
     /// `None` (the empty value in a file) disables it.
     message_file: Option<String> = Some(".message".to_string()), FileName,
         "per-directory file shown on CWD (empty = off)";
+    /// IBM-037 is the common US/Canada page; 1047 is z/OS UNIX's (see `codec::ebcdic`).
+    ebcdic_codepage: crate::codec::ebcdic::CodePage = crate::codec::ebcdic::CodePage::Ibm037,
+        Codepage, "EBCDIC code page of TYPE E transfers: 037 or 1047";
     /// Binding port 20 needs root.
     connect_from_port_20: bool = false, Bool, "active data connections from port 20 (yes/no)";
 }
@@ -698,6 +701,32 @@ connect_from_port_20 = no
         let c = parse_str("banner = Ticket #42", "t").expect("parses");
         assert_eq!(c.banner.as_deref(), Some("Ticket #42"));
         assert!(parse_str("port = 21 # trailing", "t").is_err());
+    }
+
+    #[test]
+    fn ebcdic_codepage_takes_037_or_1047() {
+        use crate::codec::ebcdic::CodePage;
+        assert_eq!(Config::default().ebcdic_codepage, CodePage::Ibm037);
+        for (text, page) in [
+            ("037", CodePage::Ibm037),
+            ("IBM037", CodePage::Ibm037),
+            ("1047", CodePage::Ibm1047),
+            ("cp1047", CodePage::Ibm1047),
+        ] {
+            let c = parse_str(&format!("ebcdic_codepage = {text}"), "t").expect("parses");
+            assert_eq!(c.ebcdic_codepage, page, "{text}");
+        }
+        let err = parse_err("ebcdic_codepage = 500");
+        assert!(err.message.contains("037 or 1047"), "{}", err.message);
+        assert_eq!(
+            Config {
+                ebcdic_codepage: CodePage::Ibm1047,
+                ..Config::default()
+            }
+            .get("ebcdic_codepage")
+            .as_deref(),
+            Some("1047")
+        );
     }
 
     #[test]

@@ -260,6 +260,20 @@ impl Control {
                 }
             };
             if ready[0] {
+                let mut wakeups = [0u8; 64];
+                let finished = match nix::unistd::read(&handle.done, &mut wakeups) {
+                    // Restart markers to answer (or a spurious wake-up).
+                    Ok(n) if n > 0 => false,
+                    Err(nix::errno::Errno::EAGAIN | nix::errno::Errno::EINTR) => false,
+                    // EOF: the job dropped its end.
+                    _ => true,
+                };
+                // Markers before the final reply, in the order they came (RFC 959 §4.2:
+                // STOR's 110s come between its 150 and its 226).
+                self.send_marks(handle);
+                if !finished {
+                    continue;
+                }
                 // The job is dropped: its outcome was sent first (or it panicked).
                 let outcome = handle
                     .outcome
@@ -276,6 +290,15 @@ impl Control {
                     Ok(_) => {}
                 }
             }
+        }
+    }
+
+    /// `110 MARK yyyy = mmmm` for each restart marker the upload received (RFC 959 §4.2:
+    /// "the text is exact"): the client's marker, then ours, the stored offset.
+    fn send_marks(&mut self, handle: &TransferHandle) {
+        for (theirs, ours) in handle.progress.take_marks() {
+            let text = format!("MARK {theirs} = {ours}");
+            self.send(&Reply::new(ReplyCode::RestartMarker, text));
         }
     }
 

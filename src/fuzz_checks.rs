@@ -7,7 +7,8 @@
 //! the server; the linker drops it from the binary.
 
 use crate::auth::{check_hash, UserDb};
-use crate::command::{self, Command, EpsvArg, SiteCommand, TransferType};
+use crate::command::{self, Command, EpsvArg, Format, SiteCommand, TransferType};
+use crate::command::{Mode as TransferMode, Structure as FileStructure};
 use crate::config::{self, ConfigError};
 use crate::line_reader::{LineEvent, LineReader};
 use crate::listing::{self, GLOB_STEP_BUDGET};
@@ -102,10 +103,23 @@ fn canonical_line(cmd: &Command) -> Option<Vec<u8>> {
         Dele(a) => with("DELE", a),
         Rnfr(a) => with("RNFR", a),
         Rnto(a) => with("RNTO", a),
-        Type(TransferType::Ascii) => b"TYPE A".to_vec(),
-        Type(TransferType::Binary) => b"TYPE I".to_vec(),
-        StruFile => b"STRU F".to_vec(),
-        ModeStream => b"MODE S".to_vec(),
+        Type(t) => {
+            let format = match t.format() {
+                Format::NonPrint => "N",
+                Format::Telnet => "T",
+                Format::Carriage => "C",
+            };
+            match t {
+                TransferType::Ascii(_) => format!("TYPE A {format}").into_bytes(),
+                TransferType::Ebcdic(_) => format!("TYPE E {format}").into_bytes(),
+                TransferType::Binary => b"TYPE I".to_vec(),
+            }
+        }
+        Stru(FileStructure::File) => b"STRU F".to_vec(),
+        Stru(FileStructure::Record) => b"STRU R".to_vec(),
+        Mode(TransferMode::Stream) => b"MODE S".to_vec(),
+        Mode(TransferMode::Block) => b"MODE B".to_vec(),
+        Mode(TransferMode::Compressed) => b"MODE C".to_vec(),
         Port(SocketAddr::V4(a)) => {
             let [h1, h2, h3, h4] = a.ip().octets();
             let (p1, p2) = (a.port() >> 8, a.port() & 0xFF);

@@ -36,12 +36,10 @@ pub fn eligible(payload: &Payload, rate: u64) -> bool {
         return false;
     }
     match payload {
+        // Only plain binary stream goes by sendfile; every other representation is encoded.
         Payload::SendFile {
-            ascii: false,
-            offset,
-            size,
-            ..
-        } => size.saturating_sub(*offset) <= INLINE_MAX,
+            rep, offset, size, ..
+        } if rep.is_plain_binary() => size.saturating_sub(*offset) <= INLINE_MAX,
         Payload::SendBytes(bytes) => bytes.len() as u64 <= INLINE_MAX,
         _ => false,
     }
@@ -54,13 +52,13 @@ pub fn send(payload: Payload, stream: &TcpStream) -> Inline {
         Payload::SendFile {
             file,
             offset,
-            ascii,
+            rep,
             size,
-        } => send_file(stream, &file, offset, size).map_err(|sent| {
+        } if rep.is_plain_binary() => send_file(stream, &file, offset, size).map_err(|sent| {
             let rest = Payload::SendFile {
                 file,
                 offset: offset + sent,
-                ascii,
+                rep,
                 size,
             };
             (rest, sent)
@@ -147,6 +145,8 @@ fn send_bytes(mut stream: &TcpStream, bytes: &[u8]) -> Result<TransferOutcome, u
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::command::{Mode, Structure};
+    use crate::representation::Representation;
     use crate::test_support::TempDir;
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
@@ -181,7 +181,7 @@ mod tests {
         Payload::SendFile {
             file: std::fs::File::open(&path).unwrap(),
             offset,
-            ascii: false,
+            rep: Representation::IMAGE,
             size: data.len() as u64,
         }
     }
@@ -205,10 +205,28 @@ mod tests {
         let ascii = Payload::SendFile {
             file,
             offset: 0,
-            ascii: true,
+            rep: Representation::DEFAULT,
             size: 2,
         };
         assert!(!eligible(&ascii, 0));
+        // Binary, but framed: not on the sendfile path.
+        for (stru, mode) in [
+            (Structure::Record, Mode::Stream),
+            (Structure::File, Mode::Block),
+            (Structure::File, Mode::Compressed),
+        ] {
+            let framed = Payload::SendFile {
+                file: std::fs::File::open(dir.0.join("f")).unwrap(),
+                offset: 0,
+                rep: Representation {
+                    stru,
+                    mode,
+                    ..Representation::IMAGE
+                },
+                size: 2,
+            };
+            assert!(!eligible(&framed, 0), "{stru:?} {mode:?}");
+        }
         assert!(eligible(&Payload::SendBytes(vec![b'x'; 100]), 0));
         assert!(!eligible(&Payload::SendBytes(big), 0));
     }

@@ -50,7 +50,9 @@
 //!   that skip the pool in [`inline_send`];
 //! - RFC 959's types, structures and modes (ASCII's CRLF, EBCDIC, ASA carriage control,
 //!   STRU R, MODE B and C with restart markers) are pure codecs over caller-owned buffers in
-//!   [`codec`];
+//!   [`codec`], chained for a transfer's TYPE/STRU/MODE by [`representation`] (which
+//!   `transfer.rs` calls for all but plain binary and plain ASCII stream transfers; the 110
+//!   replies to an upload's restart markers go worker -> `Progress` -> the control thread);
 //! - logins in [`auth`] (crypt(3) hashes); settings in [`config`] (each key declared once, on
 //!   one line of its `config_keys!` table: field, default, parser, printer, help) and [`cli`]
 //!   (one options table);
@@ -115,6 +117,7 @@ pub mod oldkernel;
 pub mod privilege;
 pub mod ratelimit;
 pub mod reply;
+pub mod representation;
 pub mod session;
 pub mod startup;
 pub mod syslog;

@@ -6,6 +6,8 @@ use std::io::{self, Write};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u16)]
 pub enum ReplyCode {
+    /// 110: restart marker reply, `MARK yyyy = mmmm` (RFC 959 §4.2).
+    RestartMarker = 110,
     /// 150: about to open the data connection.
     FileStatusOk = 150,
     /// 200: command okay.

@@ -1,11 +1,13 @@
 //! Per-connection state: login, jail, working directory, transfer parameters, pending data setup.
 
 use crate::auth::Account;
-use crate::command::{Command, TransferType};
+use crate::codec::ebcdic::CodePage;
+use crate::command::{Command, Mode, Structure, TransferType};
 use crate::data_channel::DataSetup;
 use crate::error::FtpError;
 use crate::jail::Jail;
 use crate::listing::FactSet;
+use crate::representation::Representation;
 use crate::vpath::VirtualPath;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -49,6 +51,10 @@ pub struct Session {
     pub cwd: VirtualPath,
     /// TYPE: ASCII Non-print at login and after REIN (RFC 959 §3.1.1, §5.1).
     pub transfer_type: TransferType,
+    /// STRU: File at login and after REIN (RFC 959 §3.1.2, §5.1).
+    pub structure: Structure,
+    /// MODE: Stream at login and after REIN (RFC 959 §3.4, §5.1).
+    pub mode: Mode,
     /// Pending REST offset, consumed by the next transfer command.
     pub rest: u64,
     /// Pending RNFR source, consumed by RNTO.
@@ -90,7 +96,9 @@ impl Session {
             login: LoginState::Greeted,
             jail: None,
             cwd: VirtualPath::root(),
-            transfer_type: TransferType::Ascii,
+            transfer_type: TransferType::DEFAULT,
+            structure: Structure::File,
+            mode: Mode::Stream,
             rest: 0,
             rename_from: None,
             data: None,
@@ -115,7 +123,10 @@ impl Session {
         self.login = LoginState::Greeted;
         self.jail = None;
         self.cwd = VirtualPath::root();
-        self.transfer_type = TransferType::Ascii;
+        // RFC 959 §4.1.1 REIN: "All parameters are reset to the default settings".
+        self.transfer_type = TransferType::DEFAULT;
+        self.structure = Structure::File;
+        self.mode = Mode::Stream;
         self.rest = 0;
         self.rename_from = None;
         self.data = None;
@@ -128,6 +139,16 @@ impl Session {
             // Back to the process's own identity before anyone else logs in on this thread.
             nix::unistd::setfsuid(nix::unistd::geteuid());
             nix::unistd::setfsgid(nix::unistd::getegid());
+        }
+    }
+
+    /// The TYPE, STRU and MODE a transfer started now uses, with the configured code page.
+    pub fn representation(&self, codepage: CodePage) -> Representation {
+        Representation {
+            ty: self.transfer_type,
+            stru: self.structure,
+            mode: self.mode,
+            codepage,
         }
     }
 

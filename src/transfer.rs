@@ -1,12 +1,16 @@
 //! One data transfer: the job a pool worker runs, its shared progress, and the copy loops.
 //!
 //! TYPE A's LF <-> CRLF conversion they apply lives with the other RFC 959 codecs in
-//! [`crate::codec::ascii`].
+//! [`crate::codec::ascii`]. Plain binary (sendfile) and plain ASCII stream transfers run the
+//! loops here; every other TYPE, STRU and MODE goes through [`crate::representation`].
 
 use crate::codec::ascii::{lf_to_crlf, CrlfToLf};
+use crate::codec::Marker;
 use crate::data_channel::{DataPolicy, DataSetup, OpenFailure, StallRule};
 use crate::error::{FtpError, TransferOutcome};
 use crate::ratelimit::RateLimiter;
+use crate::representation::{self, PipeError, Representation};
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
@@ -19,7 +23,7 @@ use std::time::{Duration, Instant};
 const WRITEBACK_STEP: usize = 8 * 1024 * 1024;
 /// Size of each worker's buffer, allocated once per worker (on its first copying transfer:
 /// sendfile downloads never need it), never per transfer.
-pub const BUFFER_SIZE: usize = 128 * 1024;
+pub const BUFFER_SIZE: usize = crate::representation::SCRATCH;
 /// Largest sendfile call: small enough that ABOR and STAT progress are seen promptly, large
 /// enough that the syscall count is negligible (4096 calls per GiB).
 const SENDFILE_CHUNK: usize = 256 * 1024;
@@ -27,14 +31,14 @@ const SENDFILE_CHUNK: usize = 256 * 1024;
 /// What the data connection carries.
 #[derive(Debug)]
 pub enum Payload {
-    /// RETR: a file from `offset`, converted to CRLF when `ascii`.
+    /// RETR: a file from `offset`, in the session's TYPE, STRU and MODE.
     SendFile {
         /// The opened file (already checked to be regular).
         file: File,
         /// Start offset (REST).
         offset: u64,
-        /// ASCII type: LF becomes CRLF.
-        ascii: bool,
+        /// TYPE, STRU, MODE: only plain binary stream goes by sendfile (or inline).
+        rep: Representation,
         /// The file's size when it was opened (decides whether to try `inline_send`).
         size: u64,
     },
@@ -53,8 +57,11 @@ pub enum Payload {
     Receive {
         /// The opened target file.
         file: File,
-        /// ASCII type: CRLF becomes LF.
-        ascii: bool,
+        /// TYPE, STRU, MODE of the data.
+        rep: Representation,
+        /// Stored bytes before the first one this upload writes (REST offset, or the length
+        /// APPE appends to): the base of the restart markers answered with 110.
+        base: u64,
         /// fsync before reporting success (the 226 promise).
         sync: bool,
     },
@@ -69,7 +76,15 @@ pub struct Progress {
     // The data socket's fd while a worker uses it; `Attached` clears it before the socket can
     // close, so ABOR never shuts down a reused fd number. No dup: two syscalls per transfer.
     socket: Mutex<Option<RawFd>>,
+    // Restart markers received (block/compressed uploads) that the control thread has yet to
+    // answer with 110: the sender's marker and ours (the stored offset).
+    marks: Mutex<VecDeque<(Marker, u64)>>,
 }
+
+/// Restart markers waiting for their 110 at most; past it the oldest waiting one is dropped
+/// (RFC 959 3.5 conveys "the last known" markers), so a client flooding markers without
+/// reading replies cannot grow the queue.
+const MAX_PENDING_MARKS: usize = 64;
 
 impl Progress {
     /// Bytes moved over the data connection so far.
@@ -96,6 +111,24 @@ impl Progress {
     pub(crate) fn add(&self, n: u64) {
         if let Ok(mut b) = self.bytes.lock() {
             *b = b.saturating_add(n);
+        }
+    }
+
+    /// Queue a restart marker's 110 for the control thread.
+    fn push_mark(&self, theirs: Marker, ours: u64) {
+        if let Ok(mut marks) = self.marks.lock() {
+            if marks.len() >= MAX_PENDING_MARKS {
+                marks.pop_front();
+            }
+            marks.push_back((theirs, ours));
+        }
+    }
+
+    /// The restart markers received since the last call, oldest first.
+    pub fn take_marks(&self) -> Vec<(Marker, u64)> {
+        match self.marks.lock() {
+            Ok(mut marks) => marks.drain(..).collect(),
+            Err(_) => Vec::new(),
         }
     }
 
@@ -144,7 +177,8 @@ pub struct TransferHandle {
     pub progress: Arc<Progress>,
     /// Receives the outcome once.
     pub outcome: mpsc::Receiver<TransferOutcome>,
-    /// Becomes readable (POLLHUP) when the job is finished.
+    /// Becomes readable when the job has restart markers to answer (a byte to read; see
+    /// [`Progress::take_marks`]) and at its end (EOF: the job dropped its end).
     pub done: OwnedFd,
 }
 
@@ -156,7 +190,10 @@ impl TransferJob {
         setup: Option<DataSetup>,
         policy: DataPolicy,
     ) -> io::Result<(TransferJob, TransferHandle)> {
-        let (read_end, write_end) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        // Non-blocking: a worker's wake-up never waits on a full pipe (one pending byte is
+        // enough), and the control thread never waits on an empty one.
+        let (read_end, write_end) =
+            nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC | nix::fcntl::OFlag::O_NONBLOCK)?;
         let (tx, rx) = mpsc::channel();
         let progress = Arc::new(Progress::default());
         let job = TransferJob {
@@ -195,7 +232,20 @@ impl TransferJob {
             Ok(stream) => {
                 let attached = progress.attach(&stream);
                 let mut throttle = Throttle::new(self.policy.rate, self.policy.stall);
-                let result = copy(self.payload, &stream, &progress, &mut throttle, buf);
+                let wake = &self._done;
+                let mut mark = |theirs: Marker, ours: u64| {
+                    progress.push_mark(theirs, ours);
+                    // A full pipe already holds a wake-up.
+                    let _ = nix::unistd::write(wake, &[1]);
+                };
+                let result = copy(
+                    self.payload,
+                    &stream,
+                    &progress,
+                    &mut throttle,
+                    buf,
+                    &mut mark,
+                );
                 drop(attached);
                 // Closing sends the FIN after the queued data; no shutdown call needed.
                 drop(stream);
@@ -325,24 +375,53 @@ fn copy(
     progress: &Progress,
     throttle: &mut Throttle,
     buf: &mut Vec<u8>,
+    mark: &mut dyn FnMut(Marker, u64),
 ) -> Result<(), CopyError> {
     match payload {
         Payload::SendFile {
+            file, offset, rep, ..
+        } if rep.is_plain_binary() => send_binary(&file, offset, stream, progress, throttle, buf),
+        Payload::SendFile {
             file,
             offset,
-            ascii: false,
-            ..
-        } => send_binary(&file, offset, stream, progress, throttle, buf),
+            rep,
+            size,
+        } if rep.is_binary_blocks() => {
+            send_blocks(&file, offset, size, stream, progress, throttle, buf)
+        }
         Payload::SendFile {
             mut file,
             offset,
-            ascii: true,
+            rep,
             ..
         } => {
             use std::io::Seek;
             file.seek(io::SeekFrom::Start(offset))
                 .map_err(|e| CopyError::Local(e.into()))?;
-            send_copy(&mut file, stream, progress, throttle, scratch(buf), true)
+            if rep.is_plain_ascii() {
+                return send_copy(&mut file, stream, progress, throttle, scratch(buf), true);
+            }
+            let mut out = NetOut {
+                stream,
+                progress,
+                throttle,
+                failure: None,
+            };
+            let sent = representation::send(
+                rep,
+                &mut file,
+                offset,
+                &mut out,
+                scratch(buf),
+                representation::MARKER_EVERY,
+            );
+            match sent {
+                Ok(()) => Ok(()),
+                Err(PipeError::Read(e)) => Err(CopyError::Local(e.into())),
+                Err(PipeError::Write(_) | PipeError::Decode(_)) => {
+                    Err(out.failure.take().unwrap_or(CopyError::Net))
+                }
+            }
         }
         Payload::SendBytes(bytes) => {
             for chunk in bytes.chunks(throttle.chunk(64 * 1024)) {
@@ -355,9 +434,28 @@ fn copy(
             }
             Ok(())
         }
-        Payload::Receive { file, ascii, sync } => {
+        Payload::Receive {
+            file, rep, sync, ..
+        } if rep.is_plain_binary() || rep.is_plain_ascii() => {
+            let ascii = rep.ty.is_text();
             receive(file, ascii, sync, stream, progress, throttle, scratch(buf))
         }
+        Payload::Receive {
+            file,
+            rep,
+            base,
+            sync,
+        } => receive_coded(
+            file,
+            rep,
+            base,
+            sync,
+            stream,
+            progress,
+            throttle,
+            scratch(buf),
+            mark,
+        ),
         // Checksums never reach a data connection (no setup); refuse rather than send.
         Payload::Checksum { .. } => Err(CopyError::Local(FtpError::LocalError)),
     }
@@ -446,6 +544,134 @@ fn send_binary(
             }
             Err(Errno::EIO) => return Err(CopyError::Local(FtpError::LocalError)),
             Err(_) => return Err(CopyError::Net),
+        }
+    }
+}
+
+/// Binary block-mode download: each block's 3-byte header is sent with MSG_MORE, so it leaves
+/// in one segment with the `sendfile` of its up to 65535 bytes that follows; restart markers
+/// between blocks every `MARKER_EVERY` bytes. Where sendfile does not work for the file, the
+/// rest is read and written. The size at open is the plan (the header counts bytes before
+/// they are sent): a file that shrinks meanwhile ends the transfer with 451.
+fn send_blocks(
+    file: &File,
+    offset: u64,
+    size: u64,
+    stream: &TcpStream,
+    progress: &Progress,
+    throttle: &mut Throttle,
+    buf: &mut Vec<u8>,
+) -> Result<(), CopyError> {
+    use crate::codec::block;
+    use nix::sys::socket::{send, MsgFlags};
+    // nix names no MSG_MORE; the kernel has had it since 2.4.4.
+    let more = MsgFlags::from_bits_retain(nix::libc::MSG_MORE);
+    let send_all = |bytes: &[u8], flags: MsgFlags| -> Result<(), CopyError> {
+        let mut rest = bytes;
+        while !rest.is_empty() {
+            match send(stream.as_raw_fd(), rest, flags) {
+                Ok(n) => rest = &rest[n..],
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(_) => return Err(CopyError::Net),
+            }
+        }
+        progress.add(bytes.len() as u64);
+        Ok(())
+    };
+    let (mut pos, mut last_marker) = (offset, offset);
+    let mut by_sendfile = true;
+    loop {
+        if progress.is_aborted() {
+            return Err(CopyError::Net);
+        }
+        let (count, desc) = representation::binary_block(pos, size);
+        let header = block::header(desc, count as u16);
+        send_all(&header, more)?;
+        let mut left = count;
+        while left > 0 {
+            if progress.is_aborted() {
+                return Err(CopyError::Net);
+            }
+            let n = if by_sendfile {
+                match sendfile_at(stream, file, pos, throttle.chunk(left)) {
+                    Ok(n) => n,
+                    Err(SendfileError::Unsupported) => {
+                        by_sendfile = false;
+                        continue;
+                    }
+                    Err(SendfileError::Copy(e)) => return Err(e),
+                }
+            } else {
+                let chunk = scratch(buf);
+                let want = left.min(chunk.len());
+                let n = read_at(file, pos, &mut chunk[..want])?;
+                if n > 0 {
+                    write_net(stream, &chunk[..n])?;
+                }
+                n
+            };
+            if n == 0 {
+                // The file shrank below the count its header announced.
+                return Err(CopyError::Local(FtpError::LocalError));
+            }
+            pos += n as u64;
+            left -= n;
+            progress.add(n as u64);
+            throttle.after(n, progress)?;
+        }
+        if desc == crate::codec::Descriptor::EOF {
+            return Ok(());
+        }
+        if representation::marker_due(pos, last_marker) {
+            let marker = Marker::from_offset(pos);
+            let m = marker.as_bytes();
+            let mut unit = [0u8; block::HEADER_LEN + crate::codec::MAX_MARKER];
+            unit[..block::HEADER_LEN].copy_from_slice(&block::header(
+                crate::codec::Descriptor::RESTART,
+                m.len() as u16,
+            ));
+            unit[block::HEADER_LEN..block::HEADER_LEN + m.len()].copy_from_slice(m);
+            send_all(&unit[..block::HEADER_LEN + m.len()], more)?;
+            last_marker = pos;
+        }
+    }
+}
+
+enum SendfileError {
+    /// sendfile does not work for this file: copy by hand.
+    Unsupported,
+    Copy(CopyError),
+}
+
+/// One sendfile call of up to `len` bytes from file offset `pos`.
+fn sendfile_at(
+    stream: &TcpStream,
+    file: &File,
+    pos: u64,
+    len: usize,
+) -> Result<usize, SendfileError> {
+    use nix::errno::Errno;
+    let mut off: nix::libc::off64_t = i64::try_from(pos)
+        .map_err(|_| SendfileError::Copy(CopyError::Local(FtpError::LocalError)))?;
+    loop {
+        return match nix::sys::sendfile::sendfile64(stream, file, Some(&mut off), len) {
+            Ok(n) => Ok(n),
+            Err(Errno::EINTR) => continue,
+            Err(Errno::EINVAL | Errno::ENOSYS) => Err(SendfileError::Unsupported),
+            Err(Errno::EIO) => Err(SendfileError::Copy(CopyError::Local(FtpError::LocalError))),
+            Err(_) => Err(SendfileError::Copy(CopyError::Net)),
+        };
+    }
+}
+
+/// pread into `buf`: the bytes read (0 at the end of the file).
+fn read_at(file: &File, pos: u64, buf: &mut [u8]) -> Result<usize, CopyError> {
+    use std::os::unix::fs::FileExt;
+    loop {
+        match file.read_at(buf, pos) {
+            Ok(n) => return Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Local(e.into())),
         }
     }
 }
@@ -542,6 +768,157 @@ fn receive(
     }
     if sync {
         // The 226 promises the bytes are on disk (a router may lose power any time).
+        file.sync_data().map_err(|e| CopyError::Local(e.into()))?;
+    }
+    Ok(())
+}
+
+/// The data socket as the pipeline's output: counts progress, paces, stops at ABOR.
+struct NetOut<'a> {
+    stream: &'a TcpStream,
+    progress: &'a Progress,
+    throttle: &'a mut Throttle,
+    /// Why the last write failed, for the outcome (the pipeline sees an `io::Error`).
+    failure: Option<CopyError>,
+}
+
+impl NetOut<'_> {
+    fn account(&mut self, written: io::Result<usize>) -> io::Result<usize> {
+        let n = written.inspect_err(|_| self.failure = Some(CopyError::Net))?;
+        self.progress.add(n as u64);
+        if let Err(e) = self.throttle.after(n, self.progress) {
+            self.failure = Some(e);
+            return Err(io::Error::other("transfer stopped"));
+        }
+        Ok(n)
+    }
+
+    fn check_abort(&mut self) -> io::Result<()> {
+        if self.progress.is_aborted() {
+            self.failure = Some(CopyError::Net);
+            return Err(io::Error::other("aborted"));
+        }
+        Ok(())
+    }
+}
+
+impl Write for NetOut<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.check_abort()?;
+        let len = self.throttle.chunk(buf.len());
+        let written = (&*self.stream).write(&buf[..len]);
+        self.account(written)
+    }
+
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        if self.throttle.limiter.is_some() {
+            // Paced: one piece at a time, each at most a chunk.
+            let first = bufs.iter().find(|b| !b.is_empty()).map_or(&[][..], |b| b);
+            return self.write(first);
+        }
+        self.check_abort()?;
+        let written = (&*self.stream).write_vectored(bufs);
+        self.account(written)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The data socket as the pipeline's input: counts progress, paces, stops at ABOR.
+struct NetIn<'a> {
+    stream: &'a TcpStream,
+    progress: &'a Progress,
+    throttle: &'a mut Throttle,
+    failure: Option<CopyError>,
+}
+
+impl Read for NetIn<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.progress.is_aborted() {
+            self.failure = Some(CopyError::Net);
+            return Err(io::Error::other("aborted"));
+        }
+        let len = self.throttle.chunk(buf.len());
+        let n = (&*self.stream).read(&mut buf[..len]).inspect_err(|e| {
+            if e.kind() != io::ErrorKind::Interrupted {
+                self.failure = Some(CopyError::Net);
+            }
+        })?;
+        self.progress.add(n as u64);
+        if let Err(e) = self.throttle.after(n, self.progress) {
+            self.failure = Some(e);
+            return Err(io::Error::other("transfer stopped"));
+        }
+        Ok(n)
+    }
+}
+
+/// The upload's file as the pipeline's output: starts writeback as it goes when the upload
+/// will be synced.
+struct FileOut<'a> {
+    file: &'a File,
+    sync: bool,
+    unflushed: usize,
+}
+
+impl Write for FileOut<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = (&*self.file).write(buf)?;
+        self.unflushed += n;
+        if self.sync && self.unflushed >= WRITEBACK_STEP {
+            // As in `receive`: overlap the disk with the network.
+            let _ = crate::ffi::start_writeback(self.file);
+            self.unflushed = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Upload in any TYPE, STRU and MODE but the plain ones: through the pipeline, restart
+/// markers passed to `mark`; fsync at the end as `receive` does.
+#[allow(clippy::too_many_arguments)]
+fn receive_coded(
+    file: File,
+    rep: Representation,
+    base: u64,
+    sync: bool,
+    stream: &TcpStream,
+    progress: &Progress,
+    throttle: &mut Throttle,
+    buf: &mut [u8],
+    mark: &mut dyn FnMut(Marker, u64),
+) -> Result<(), CopyError> {
+    let mut input = NetIn {
+        stream,
+        progress,
+        throttle,
+        failure: None,
+    };
+    let out = FileOut {
+        file: &file,
+        sync,
+        unflushed: 0,
+    };
+    match representation::receive(rep, &mut input, out, base, buf, mark) {
+        Ok(()) => {}
+        Err(PipeError::Write(e)) => return Err(CopyError::Local(e.into())),
+        Err(PipeError::Read(_)) => return Err(input.failure.take().unwrap_or(CopyError::Net)),
+        Err(PipeError::Decode(e)) => {
+            log::info!("upload data broke its transfer mode's encoding: {e}");
+            return Err(CopyError::Net);
+        }
+    }
+    if progress.is_aborted() {
+        return Err(CopyError::Net);
+    }
+    if sync {
+        // The 226 promises the bytes are on disk.
         file.sync_data().map_err(|e| CopyError::Local(e.into()))?;
     }
     Ok(())

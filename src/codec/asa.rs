@@ -114,6 +114,12 @@ impl Encoder {
         (i, o)
     }
 
+    /// Whether the encoder stands at the start of a line: a sender's restart point, where a
+    /// fresh encoder resumes exactly.
+    pub fn at_line_start(&self) -> bool {
+        !self.in_line && !self.pending_cr
+    }
+
     /// End of the file: terminate the last line. Returns bytes written (at most 2).
     pub fn finish(&mut self, out: &mut [u8; 2]) -> usize {
         let mut o = 0;
@@ -152,6 +158,15 @@ impl Decoder {
     /// A decoder at the start of a file.
     pub fn new() -> Decoder {
         Decoder::default()
+    }
+
+    /// A decoder continuing a file whose stored part ends a line (a restart at a line
+    /// boundary): that line's newline was held back, so a `'+'` next can still replace it.
+    pub fn resume() -> Decoder {
+        Decoder {
+            at_start: true,
+            pending_nl: true,
+        }
     }
 
     /// Decode as much of `input` as fits in `out`; returns (input used, output written).

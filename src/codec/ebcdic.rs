@@ -55,6 +55,14 @@ impl CodePage {
         }
     }
 
+    /// The page's number as the config file writes it: `037` or `1047`.
+    pub fn number(self) -> &'static str {
+        match self {
+            CodePage::Ibm037 => "037",
+            CodePage::Ibm1047 => "1047",
+        }
+    }
+
     /// The page named `ibm037`/`037`/`cp037` or `ibm1047`/`1047`/`cp1047` (any case).
     pub fn from_name(name: &str) -> Option<CodePage> {
         match name

@@ -67,6 +67,8 @@ pub fn mlsd(ctl: &mut Control, arg: Option<&[u8]>) -> Result<Reply, FtpError> {
         };
         listing::format_mlsx_entry(&entry, resolved.as_ref(), facts, None, writable, &mut body);
     }
+    // RFC 3659 §7.2: MLSD data goes "as if the TYPE L 8, MODE S, and STRU F commands had been
+    // given, whatever FTP transfer type, mode and structure had actually been set": raw.
     let opening = Reply::new(ReplyCode::FileStatusOk, "Here comes the directory listing.");
     let (reply, _) = ctl.run_transfer(Payload::SendBytes(body), opening)?;
     Ok(reply)

@@ -1,12 +1,13 @@
 //! Informational and no-op commands: SYST, HELP, STAT, FEAT, OPTS, NOOP, SIZE, MDTM, ALLO, SITE.
 
 use super::checksum;
-use crate::command::{SiteCommand, TransferType, VERBS};
+use crate::command::{SiteCommand, VERBS};
 use crate::control::Control;
 use crate::error::FtpError;
 use crate::file_info::FileKind;
 use crate::listing::{self, FactSet};
 use crate::reply::{Reply, ReplyCode};
+use crate::representation;
 use crate::timefmt;
 use std::time::Duration;
 
@@ -35,6 +36,16 @@ pub fn allo() -> Result<Reply, FtpError> {
 pub fn help(arg: Option<&[u8]>) -> Result<Reply, FtpError> {
     if let Some(arg) = arg {
         let verb = String::from_utf8_lossy(arg).trim().to_ascii_uppercase();
+        // The transfer parameters name what they take (RFC 959 §4.1.2).
+        let syntax = match verb.as_str() {
+            "TYPE" => Some("Syntax: TYPE A [N|T|C], E [N|T|C], I, L 8."),
+            "STRU" => Some("Syntax: STRU F|R (P: 504)."),
+            "MODE" => Some("Syntax: MODE S|B|C."),
+            _ => None,
+        };
+        if let Some(text) = syntax {
+            return Ok(Reply::new(ReplyCode::HelpMessage, text));
+        }
         if VERBS.contains(&verb.as_str()) {
             return Ok(Reply::new(
                 ReplyCode::HelpMessage,
@@ -140,15 +151,14 @@ pub fn stat(ctl: &mut Control) -> Result<Reply, FtpError> {
         .account()
         .map(|a| a.name.clone())
         .unwrap_or_else(|| "(not logged in)".into());
-    let ty = match s.transfer_type {
-        TransferType::Ascii => "ASCII",
-        TransferType::Binary => "BINARY",
-    };
+    let ty = representation::type_name(s.transfer_type);
+    let stru = representation::structure_name(s.structure);
+    let mode = representation::mode_name(s.mode);
     let lines = vec![
         b"FTP server status:".to_vec(),
         format!("     Connected to {}", s.peer.ip()).into_bytes(),
         format!("     Logged in as {user}").into_bytes(),
-        format!("     TYPE: {ty}, STRUcture: File, MODE: Stream").into_bytes(),
+        format!("     TYPE: {ty}, STRUcture: {stru}, MODE: {mode}").into_bytes(),
         format!(
             "     Session timeout in seconds is {}",
             s.idle_timeout.as_secs()
@@ -174,19 +184,28 @@ pub fn size(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     if info.kind != FileKind::File {
         return Err(FtpError::NotAFile);
     }
-    let size = match ctl.session.transfer_type {
-        TransferType::Binary => info.size,
-        TransferType::Ascii => {
-            // The wire size needs a scan (each LF becomes CRLF); bounded so one client
-            // cannot make the server read gigabytes for a SIZE. ASCII is the default type,
-            // so clients that never send TYPE (ftplib's size()) land here too: RFC 3659 §4
-            // allows 550 but no estimate, so never the binary size.
-            if info.size > ASCII_SIZE_LIMIT {
-                return Err(FtpError::AsciiSizeUnavailable);
-            }
-            let (mut file, _) = jail.open_read(&path)?;
+    let rep = ctl
+        .session
+        .representation(ctl.settings.config.ebcdic_codepage);
+    let size = if rep.is_plain_binary() {
+        info.size
+    } else if rep.is_binary_blocks() {
+        representation::binary_blocks_wire_size(0, info.size)
+    } else {
+        // RFC 3659 §4: the size "dependent on the currently established STRU, MODE, and
+        // TYPE": the bytes RETR would send, counted by encoding the file; bounded so one
+        // client cannot make the server read gigabytes for a SIZE. ASCII is the default
+        // type, so clients that never send TYPE (ftplib's size()) land here too: RFC 3659
+        // §4 allows 550 but no estimate, so never the binary size.
+        if info.size > ASCII_SIZE_LIMIT {
+            return Err(FtpError::AsciiSizeUnavailable);
+        }
+        let (mut file, _) = jail.open_read(&path)?;
+        if rep.is_plain_ascii() {
             let mut buf = vec![0u8; 64 * 1024];
             crate::codec::ascii::ascii_size(&mut file, &mut buf)?
+        } else {
+            representation::wire_size(rep, &mut file)?
         }
     };
     Ok(Reply::new(ReplyCode::FileStatus, size.to_string()))

@@ -6,6 +6,7 @@ use crate::error::FtpError;
 use crate::file_info::{DirEntry, FileKind};
 use crate::listing;
 use crate::reply::{Reply, ReplyCode};
+use crate::representation;
 use crate::transfer::Payload;
 
 /// Build a LIST (`long`) or NLST body for `arg`, as CRLF lines.
@@ -77,7 +78,11 @@ fn now_secs() -> i64 {
 /// LIST / NLST over the data connection.
 pub fn list(ctl: &mut Control, arg: Option<&[u8]>, long: bool) -> Result<Reply, FtpError> {
     ctl.session.require_data_setup()?;
-    let body = build_listing(ctl, arg, long)?;
+    let rep = ctl
+        .session
+        .representation(ctl.settings.config.ebcdic_codepage);
+    // Text in the session's TYPE (Image: ASCII), STRU and MODE (representation.rs).
+    let body = representation::encode_listing(rep, build_listing(ctl, arg, long)?);
     let opening = Reply::new(ReplyCode::FileStatusOk, "Here comes the directory listing.");
     let (reply, _) = ctl.run_transfer(Payload::SendBytes(body), opening)?;
     Ok(reply)

@@ -1,31 +1,55 @@
 //! Transfer parameter commands (RFC 959 §4.1.2): TYPE, STRU, MODE, and the data connection's
 //! setup, PORT/EPRT and PASV/EPSV; ABOR with no transfer running drops that setup.
 
-use crate::command::{EpsvArg, TransferType};
+use crate::command::{EpsvArg, Format, Mode, Structure, TransferType};
 use crate::control::Control;
 use crate::data_channel::{self, DataSetup};
 use crate::error::FtpError;
 use crate::reply::{Reply, ReplyCode};
 use std::net::{IpAddr, SocketAddr};
 
-/// TYPE.
+/// TYPE A [N|T|C], E [N|T|C], I, L 8 (other byte sizes and page structure are refused by
+/// the parser). A type without a format is Non-print again (RFC 959 §4.1.2).
 pub fn set_type(ctl: &mut Control, t: TransferType) -> Result<Reply, FtpError> {
     ctl.session.transfer_type = t;
-    let text = match t {
-        TransferType::Ascii => "Switching to ASCII mode.",
-        TransferType::Binary => "Switching to Binary mode.",
+    let base = match t {
+        TransferType::Ascii(_) => "Switching to ASCII mode",
+        TransferType::Ebcdic(_) => "Switching to EBCDIC mode",
+        TransferType::Binary => "Switching to Binary mode",
     };
-    Ok(Reply::new(ReplyCode::CommandOk, text))
+    let format = match t.format() {
+        Format::NonPrint => "",
+        Format::Telnet => ", Telnet format effectors",
+        Format::Carriage => ", ASA carriage control",
+    };
+    Ok(Reply::new(ReplyCode::CommandOk, format!("{base}{format}.")))
 }
 
-/// STRU F (the only structure; others are refused by the parser).
-pub fn stru() -> Result<Reply, FtpError> {
-    Ok(Reply::new(ReplyCode::CommandOk, "Structure set to F."))
+/// STRU F|R.
+pub fn stru(ctl: &mut Control, s: Structure) -> Result<Reply, FtpError> {
+    ctl.session.structure = s;
+    let letter = match s {
+        Structure::File => 'F',
+        Structure::Record => 'R',
+    };
+    Ok(Reply::new(
+        ReplyCode::CommandOk,
+        format!("Structure set to {letter}."),
+    ))
 }
 
-/// MODE S (the only mode; others are refused by the parser).
-pub fn mode() -> Result<Reply, FtpError> {
-    Ok(Reply::new(ReplyCode::CommandOk, "Mode set to S."))
+/// MODE S|B|C.
+pub fn mode(ctl: &mut Control, m: Mode) -> Result<Reply, FtpError> {
+    ctl.session.mode = m;
+    let letter = match m {
+        Mode::Stream => 'S',
+        Mode::Block => 'B',
+        Mode::Compressed => 'C',
+    };
+    Ok(Reply::new(
+        ReplyCode::CommandOk,
+        format!("Mode set to {letter}."),
+    ))
 }
 
 fn refuse_after_epsv_all(ctl: &Control) -> Result<(), FtpError> {

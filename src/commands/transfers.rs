@@ -6,6 +6,7 @@ use crate::control::Control;
 use crate::error::{FtpError, TransferOutcome};
 use crate::jail::{Existing, WriteMode};
 use crate::reply::{Reply, ReplyCode};
+use crate::representation::Representation;
 use crate::transfer::Payload;
 use crate::vpath::VirtualPath;
 use crate::xferlog::{AccessMode, Direction, XferRecord};
@@ -19,6 +20,12 @@ pub fn rest(ctl: &mut Control, offset: u64) -> Result<Reply, FtpError> {
         ReplyCode::PendingFurtherInfo,
         format!("Restart position accepted ({offset})."),
     ))
+}
+
+/// The session's TYPE, STRU and MODE for a transfer starting now.
+fn representation(ctl: &Control) -> Representation {
+    ctl.session
+        .representation(ctl.settings.config.ebcdic_codepage)
 }
 
 fn display_name(arg: &[u8]) -> String {
@@ -37,8 +44,12 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     if offset > info.size {
         return Err(FtpError::RestPastEnd);
     }
-    let ascii = ctl.session.transfer_type == TransferType::Ascii;
-    let mode = if ascii { "ASCII" } else { "BINARY" };
+    let rep = representation(ctl);
+    let mode = match rep.ty {
+        TransferType::Ascii(_) => "ASCII",
+        TransferType::Ebcdic(_) => "EBCDIC",
+        TransferType::Binary => "BINARY",
+    };
     // wget reads the size from "(N bytes)" in this line.
     let opening = Reply::new(
         ReplyCode::FileStatusOk,
@@ -51,7 +62,7 @@ pub fn retr(ctl: &mut Control, arg: &[u8]) -> Result<Reply, FtpError> {
     let payload = Payload::SendFile {
         file,
         offset,
-        ascii,
+        rep,
         size: info.size,
     };
     let started = Instant::now();
@@ -260,10 +271,18 @@ fn receive(
     opening: Reply,
     finish: Finish,
 ) -> Result<(Reply, TransferOutcome), FtpError> {
-    let ascii = ctl.session.transfer_type == TransferType::Ascii;
+    let rep = representation(ctl);
+    // Restart markers received are answered with stored offsets: where this upload starts
+    // (O_APPEND writes at the old end; a resume at its seek position; a new file at 0).
+    let base = match &finish.extended {
+        None => 0,
+        Some(ext) if ext.cut_at_end => (&file).stream_position()?,
+        Some(ext) => ext.before,
+    };
     let payload = Payload::Receive {
         file,
-        ascii,
+        rep,
+        base,
         sync: ctl.settings.config.fsync,
     };
     let started = Instant::now();

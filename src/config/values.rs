@@ -254,6 +254,19 @@ impl Kind<String> for Text {
     }
 }
 
+/// An EBCDIC code page for TYPE E: `037` or `1047` (also `ibm037`, `cp1047`, ...).
+pub struct Codepage;
+
+impl Kind<crate::codec::ebcdic::CodePage> for Codepage {
+    fn parse(&self, text: &str) -> Result<crate::codec::ebcdic::CodePage, String> {
+        crate::codec::ebcdic::CodePage::from_name(text)
+            .ok_or_else(|| format!("expected 037 or 1047, got '{}'", text.escape_debug()))
+    }
+    fn print(&self, value: &crate::codec::ebcdic::CodePage) -> Option<String> {
+        Some(value.number().to_string())
+    }
+}
+
 /// A user name as BusyBox `adduser` allows it: letters, digits, `.`, `_`, `-`, not `-` first.
 pub struct UserName;
 

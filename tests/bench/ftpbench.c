@@ -5,7 +5,8 @@
  * Every socket connects to 127.0.0.1 only, whatever address a PASV reply names, and carries
  * send/receive timeouts, so no run can hang or wander off the machine.
  *
- *   retr     PORT USER PASS PATH                 one download, discarded; time PASV..226
+ *   retr     PORT USER PASS PATH [MODE]          one download, discarded; time PASV..226;
+ *                                                MODE S, B or C first (bytes: on the wire)
  *   stor     PORT USER PASS PATH BYTES           one upload of BYTES; time STOR..226
  *   sessions PORT USER PASS PATH WORKERS SECS MAX  login+TYPE+PASV+RETR+QUIT in a loop
  *   seq      PORT USER PASS PATH COUNT SECS      PASV+RETR repeated on one control connection
@@ -310,12 +311,16 @@ static char *xalloc(size_t n)
 
 /* One RETR (upload < 0, data discarded) or a STOR of `upload` bytes, timed command..226. */
 static int cmd_transfer(int port, const char *user, const char *pass, const char *path,
-			long long upload)
+			long long upload, const char *mode)
 {
 	struct ctl c;
 	char *buf = xalloc(IO_BUF);
 	if (ftp_login(&c, port, user, pass) < 0) {
 		printf("ok=0 error=login\n");
+		return 1;
+	}
+	if (mode && ctl_cmd(&c, "MODE %s", mode) != 200) {
+		printf("ok=0 error=mode reply=\"%s\"\n", c.last);
 		return 1;
 	}
 	double t0 = now();
@@ -698,10 +703,10 @@ int main(int argc, char **argv)
 	if (argc < 5)
 		usage();
 	struct shared s = { .port = atoi(argv[2]), .user = argv[3], .pass = argv[4], .max = 1L << 40 };
-	if (!strcmp(cmd, "retr") && argc == 6)
-		return cmd_transfer(s.port, s.user, s.pass, argv[5], -1);
+	if (!strcmp(cmd, "retr") && (argc == 6 || argc == 7))
+		return cmd_transfer(s.port, s.user, s.pass, argv[5], -1, argc == 7 ? argv[6] : NULL);
 	if (!strcmp(cmd, "stor") && argc == 7 && atoll(argv[6]) >= 0)
-		return cmd_transfer(s.port, s.user, s.pass, argv[5], atoll(argv[6]));
+		return cmd_transfer(s.port, s.user, s.pass, argv[5], atoll(argv[6]), NULL);
 	if (!strcmp(cmd, "sessions") && argc == 9) {
 		s.path = argv[5];
 		s.max = atol(argv[8]);
