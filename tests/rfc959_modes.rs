@@ -617,10 +617,10 @@ fn decode_compressed(mut wire: &[u8], filler: u8) -> (Vec<u8>, Vec<(usize, Strin
                 }
             }
             2 => {
-                data.extend(std::iter::repeat(wire[0]).take(n));
+                data.extend(std::iter::repeat_n(wire[0], n));
                 wire = &wire[1..];
             }
-            _ => data.extend(std::iter::repeat(filler).take(n)),
+            _ => data.extend(std::iter::repeat_n(filler, n)),
         }
     }
     (data, markers)
