@@ -57,7 +57,8 @@ impl DataStream {
             // key) proves the data connection comes from the same client (RFC 4217 §10).
             if protection.require_resume && !tls.was_resumed() {
                 log::info!("{peer:?}: data connection did not resume the TLS session: 522");
-                let _ = tls.close(Duration::ZERO);
+                // A clean TLS close with no data, so the client reads the 522 that follows.
+                DataStream::Tls(Box::new(tls)).finish();
                 return Err(Refusal::NotResumed);
             }
             Ok(DataStream::Tls(Box::new(tls)))

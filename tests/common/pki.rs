@@ -40,7 +40,10 @@ impl Pki {
             .output()
             .is_ok_and(|o| o.status.success());
         if !found {
-            assert!(std::env::var_os("CI").is_none(), "openssl is missing under CI");
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "openssl is missing under CI"
+            );
             eprintln!("SKIP: no openssl to make test certificates");
             return None;
         }
@@ -49,8 +52,20 @@ impl Pki {
         openssl(
             dir.path(),
             &[
-                "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-                "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "3650", "-subj",
+                "req",
+                "-x509",
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "3650",
+                "-subj",
                 "/CN=ferroftpd test CA",
             ],
         );
@@ -68,18 +83,49 @@ impl Pki {
         );
         openssl(
             d,
-            &["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", &key],
-        );
-        openssl(
-            d,
-            &["req", "-new", "-config", "openssl.cnf", "-key", &key, "-out", &csr],
+            &[
+                "genpkey",
+                "-algorithm",
+                "EC",
+                "-pkeyopt",
+                "ec_paramgen_curve:P-256",
+                "-out",
+                &key,
+            ],
         );
         openssl(
             d,
             &[
-                "x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-out", &cert, "-days", &days.to_string(), "-extfile",
-                "openssl.cnf", "-extensions", "leaf_ext",
+                "req",
+                "-new",
+                "-config",
+                "openssl.cnf",
+                "-key",
+                &key,
+                "-out",
+                &csr,
+            ],
+        );
+        openssl(
+            d,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-out",
+                &cert,
+                "-days",
+                &days.to_string(),
+                "-extfile",
+                "openssl.cnf",
+                "-extensions",
+                "leaf_ext",
             ],
         );
         LeafFiles {
