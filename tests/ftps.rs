@@ -452,6 +452,51 @@ fn idle_timeout_is_kept_under_tls() {
     assert!(start.elapsed() < Duration::from_secs(20));
 }
 
+#[test]
+fn inetd_mode_speaks_tls_on_stdin_and_stdout() {
+    use std::os::fd::OwnedFd;
+    use std::process::Stdio;
+    let Some(pki) = Pki::new() else { return };
+    let leaf = pki.leaf("server", 365);
+    let site = Site::new("inetd-tls");
+    std::fs::write(site.root().join("f.bin"), pattern(200_000)).unwrap();
+    // Explicit (AUTH TLS), then implicit: inetd's service on tls_implicit_port.
+    for implicit in [false, true] {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let client = std::net::TcpStream::connect(l.local_addr().unwrap()).unwrap();
+        let server_side = accept_bounded(&l, IO_TIMEOUT).unwrap();
+        let fd_in: OwnedFd = server_side.try_clone().unwrap().into();
+        let fd_out: OwnedFd = server_side.into();
+        let mut cmd = server_command();
+        cmd.args(["-i", "-A", "-r", &path_str(&site.root())])
+            .arg("-o")
+            .arg(format!("tls_cert={}", leaf.cert.display()))
+            .arg("-o")
+            .arg(format!("tls_key={}", leaf.key.display()));
+        if implicit {
+            cmd.arg("-o").arg(format!("tls_implicit_port={port}"));
+        }
+        cmd.stdin(Stdio::from(fd_in)).stdout(Stdio::from(fd_out));
+        let mut p = Proc::spawn(cmd, false);
+        let mut c = TlsFtp::from_stream(client, &pki.ca, implicit);
+        if !implicit {
+            c.auth();
+            c.expect("PBSZ 0", 200);
+            c.expect("PROT P", 200);
+        }
+        c.expect("USER anonymous", 331);
+        c.expect("PASS inetd@", 230);
+        c.expect("TYPE I", 200);
+        let (data, (code, _)) = c.download("RETR f.bin", true);
+        assert_eq!(code, 226);
+        assert!(data == pattern(200_000));
+        c.expect("QUIT", 221);
+        let status = p.wait_exit(Duration::from_secs(30)).expect("inetd exits");
+        assert!(status.success(), "{status}; log:\n{}", p.logs());
+    }
+}
+
 /// A port nothing listens on now (for the implicit listener).
 fn free_port() -> u16 {
     let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

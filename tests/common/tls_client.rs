@@ -50,7 +50,15 @@ pub fn wrap(config: &Arc<ClientConfig>, sock: TcpStream) -> Tls {
 impl TlsFtp {
     /// Connect in plaintext and read the 220.
     pub fn connect(addr: SocketAddr, ca: &Path) -> TlsFtp {
-        let sock = TcpStream::connect(addr).unwrap();
+        TlsFtp::from_stream(TcpStream::connect(addr).unwrap(), ca, false)
+    }
+
+    /// A client on a connected socket (inetd tests): plaintext, or TLS first (`implicit`).
+    pub fn from_stream(sock: TcpStream, ca: &Path, implicit: bool) -> TlsFtp {
+        let addr = sock.peer_addr().unwrap();
+        if implicit {
+            return TlsFtp::implicit_on(sock, addr, ca);
+        }
         sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         let mut c = TlsFtp {
@@ -65,7 +73,10 @@ impl TlsFtp {
 
     /// Connect to the implicit FTPS port: TLS first, then the 220.
     pub fn connect_implicit(addr: SocketAddr, ca: &Path) -> TlsFtp {
-        let sock = TcpStream::connect(addr).unwrap();
+        TlsFtp::implicit_on(TcpStream::connect(addr).unwrap(), addr, ca)
+    }
+
+    fn implicit_on(sock: TcpStream, addr: SocketAddr, ca: &Path) -> TlsFtp {
         sock.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         sock.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
         let config = client_config(ca);
