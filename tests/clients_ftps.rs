@@ -44,7 +44,7 @@ fn ca(t: &TlsFx) -> String {
     t.pki.ca.display().to_string()
 }
 
-fn user_url(t: &TlsFx, scheme: &str, port: u16, path: &str) -> String {
+fn user_url(scheme: &str, port: u16, path: &str) -> String {
     format!(
         "{scheme}://{}:{}@127.0.0.1:{port}/{path}",
         ALICE.name, ALICE.password
@@ -62,19 +62,19 @@ fn curl_ssl_reqd_downloads_and_uploads() {
     let mut c = curl().unwrap();
     c.args(["--ssl-reqd", "--cacert", &ca(&t), "-o"])
         .arg(&out_file)
-        .arg(user_url(&t, "ftp", port, "bin.dat"));
+        .arg(user_url("ftp", port, "bin.dat"));
     run(c, None, T).assert_ok();
     assert!(fs::read(&out_file).unwrap() == t.fx.bin);
     let mut c = curl().unwrap();
     c.args(["--ssl-reqd", "--cacert", &ca(&t), "-T"])
         .arg(&out_file)
-        .arg(user_url(&t, "ftp", port, "up.dat"));
+        .arg(user_url("ftp", port, "up.dat"));
     run(c, None, T).assert_ok();
     assert!(fs::read(t.fx.srv.root().join("up.dat")).unwrap() == t.fx.bin);
     // curl refuses an untrusted certificate (exit 60), so what it accepted was verified.
     let mut c = curl().unwrap();
     c.args(["--ssl-reqd", "-o", "/dev/null"])
-        .arg(user_url(&t, "ftp", port, "bin.dat"));
+        .arg(user_url("ftp", port, "bin.dat"));
     let out = run(c, None, T);
     assert_eq!(out.code, Some(60), "{}", out.describe());
 }
@@ -86,12 +86,12 @@ fn curl_ftps_url_on_the_implicit_port() {
     let out_file = t.fx.local.join("implicit.dat");
     c.args(["--cacert", &ca(&t), "-o"])
         .arg(&out_file)
-        .arg(user_url(&t, "ftps", t.implicit_port, "bin.dat"));
+        .arg(user_url("ftps", t.implicit_port, "bin.dat"));
     run(c, None, T).assert_ok();
     assert!(fs::read(&out_file).unwrap() == t.fx.bin);
     let mut c = curl().unwrap();
     c.args(["--cacert", &ca(&t), "-l"])
-        .arg(user_url(&t, "ftps", t.implicit_port, "pub/"));
+        .arg(user_url("ftps", t.implicit_port, "pub/"));
     let out = run(c, None, T);
     out.assert_ok();
     assert!(lossy(&out.stdout).contains("a.txt"), "{}", out.describe());
@@ -247,13 +247,13 @@ fn tls_required_login_refuses_clear_logins_and_takes_tls_ones() {
     let port: u16 = t.fx.port().parse().unwrap();
     let mut c = curl().unwrap();
     c.args(["-o", "/dev/null"])
-        .arg(user_url(&t, "ftp", port, "bin.dat"));
+        .arg(user_url("ftp", port, "bin.dat"));
     let out = run(c, None, T);
     assert!(!out.ok(), "a clear login was accepted: {}", out.describe());
     assert!(!t.fx.srv.logs().contains("login as alice"));
     let mut c = curl().unwrap();
     c.args(["--ssl-reqd", "--cacert", &ca(&t), "-o", "/dev/null"])
-        .arg(user_url(&t, "ftp", port, "bin.dat"));
+        .arg(user_url("ftp", port, "bin.dat"));
     run(c, None, T).assert_ok();
 }
 
@@ -267,7 +267,7 @@ fn tls_required_all_refuses_clear_data_to_curl() {
     // --ssl-control: TLS for the login only, clear data (PROT C): refused with 521.
     let mut c = curl().unwrap();
     c.args(["--ssl-control", "--cacert", &ca(&t), "-o", "/dev/null"])
-        .arg(user_url(&t, "ftp", port, "bin.dat"));
+        .arg(user_url("ftp", port, "bin.dat"));
     let out = run(c, None, T);
     assert!(!out.ok(), "{}", out.describe());
     assert!(Path::new(&t.fx.srv.root()).exists());
@@ -275,7 +275,7 @@ fn tls_required_all_refuses_clear_data_to_curl() {
     let got = t.fx.local.join("all.dat");
     c.args(["--ssl-reqd", "--cacert", &ca(&t), "-o"])
         .arg(&got)
-        .arg(user_url(&t, "ftp", port, "bin.dat"));
+        .arg(user_url("ftp", port, "bin.dat"));
     run(c, None, T).assert_ok();
     assert!(fs::read(&got).unwrap() == t.fx.bin);
 }
