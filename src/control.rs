@@ -99,14 +99,14 @@ impl Control {
     }
 
     /// How this session's data connections are secured: `Some` under PROT P.
-    fn data_protection(&self) -> Option<Protection> {
+    fn data_protection(&self, upload: bool) -> Option<Protection> {
         if !self.session.security.private_data {
             return None;
         }
         let require_resume = self.settings.config.tls_session_reuse == TlsReuse::Required;
         self.reader
             .get_ref()
-            .session_config()
+            .session_config(upload)
             .map(|config| Protection {
                 config: config.clone(),
                 require_resume,
@@ -164,7 +164,8 @@ impl Control {
         };
         let per_ip = cfg.max_transfers_per_ip;
         let is_transfer = setup.is_some();
-        let protection = self.data_protection().filter(|_| is_transfer);
+        let upload = matches!(payload, Payload::Receive { .. });
+        let protection = self.data_protection(upload).filter(|_| is_transfer);
         let (mut payload, mut setup, mut opening) = (payload, setup, opening);
         let mut sent_inline = 0;
         // Whether the 150 already went out (an inline attempt sends it before any data).
