@@ -313,8 +313,8 @@ fn build_config(m: &Matches) -> Result<Config, String> {
     Ok(config)
 }
 
-/// The `-t` checks beyond parsing: cross-field validation, the users file, the `run_as` user
-/// and the banner file.
+/// The `-t` checks beyond parsing: cross-field validation, the users file, the `run_as` user,
+/// the banner file and the FTPS certificate and key.
 fn check(config: Config) -> Result<Config, String> {
     let mut problems = Vec::new();
     if let Err(e) = config.validate() {
@@ -344,6 +344,10 @@ fn check(config: Config) -> Result<Config, String> {
         if let Err(e) = messages::read_banner_file(path) {
             problems.push(format!("banner_file: {e}"));
         }
+    }
+    // The files parse, and the key matches the certificate (its expiry: a warning, in main).
+    if let Err(e) = crate::ftps::check(&config) {
+        problems.push(e);
     }
     if problems.is_empty() {
         Ok(config)

@@ -189,15 +189,23 @@ pub enum Command {
     Rang(u64, u64),
     /// `XCRC path [start [end]]`: CRC32 of the file or of bytes start..end.
     Xcrc(Vec<u8>, Option<u64>, Option<u64>),
+    /// `AUTH mechanism` (RFC 2228, RFC 4217 §4): the mechanism upper-cased.
+    Auth(String),
+    /// `PBSZ n` (RFC 4217 §8).
+    Pbsz(u64),
+    /// `PROT level` (RFC 4217 §9): the level upper-cased.
+    Prot(String),
+    /// CCC: clear the control channel (RFC 4217 §6; refused).
+    Ccc,
 }
 
 /// Every verb we recognise, in HELP order; aliases included.
 pub const VERBS: &[&str] = &[
-    "ABOR", "ACCT", "ALLO", "APPE", "CDUP", "CWD", "DELE", "EPRT", "EPSV", "FEAT", "HASH", "HELP",
-    "HOST", "LANG", "LIST", "MDTM", "MFMT", "MKD", "MLSD", "MLST", "MODE", "NLST", "NOOP", "OPTS",
-    "PASS", "PASV", "PORT", "PWD", "QUIT", "RANG", "REIN", "REST", "RETR", "RMD", "RNFR", "RNTO",
-    "SITE", "SIZE", "SMNT", "STAT", "STOR", "STOU", "STRU", "SYST", "TYPE", "USER", "XCRC", "XCUP",
-    "XCWD", "XMKD", "XPWD", "XRMD",
+    "ABOR", "ACCT", "ALLO", "APPE", "AUTH", "CCC", "CDUP", "CWD", "DELE", "EPRT", "EPSV", "FEAT",
+    "HASH", "HELP", "HOST", "LANG", "LIST", "MDTM", "MFMT", "MKD", "MLSD", "MLST", "MODE", "NLST",
+    "NOOP", "OPTS", "PASS", "PASV", "PBSZ", "PORT", "PROT", "PWD", "QUIT", "RANG", "REIN", "REST",
+    "RETR", "RMD", "RNFR", "RNTO", "SITE", "SIZE", "SMNT", "STAT", "STOR", "STOU", "STRU", "SYST",
+    "TYPE", "USER", "XCRC", "XCUP", "XCWD", "XMKD", "XPWD", "XRMD",
 ];
 
 impl Command {
@@ -217,6 +225,10 @@ impl Command {
                 | Command::Opts(_)
                 | Command::Host(_)
                 | Command::Lang(_)
+                | Command::Auth(_)
+                | Command::Pbsz(_)
+                | Command::Prot(_)
+                | Command::Ccc
         )
     }
 
@@ -276,7 +288,11 @@ impl Command {
             | Command::Lang(_)
             | Command::Hash(_)
             | Command::Rang(..)
-            | Command::Xcrc(..) => false,
+            | Command::Xcrc(..)
+            | Command::Auth(_)
+            | Command::Pbsz(_)
+            | Command::Prot(_)
+            | Command::Ccc => false,
         }
     }
 }
@@ -372,6 +388,13 @@ pub fn parse(line: &[u8]) -> Result<Command, FtpError> {
         "HASH" => Command::Hash(need()?),
         "RANG" => parse_rang(arg.ok_or(MISSING)?)?,
         "XCRC" => parse_xcrc(arg.ok_or(MISSING)?)?,
+        "AUTH" => Command::Auth(upper(arg.ok_or(MISSING)?)),
+        "PBSZ" => Command::Pbsz(parse_u64(arg.ok_or(MISSING)?).ok_or(MISSING)?),
+        "PROT" => Command::Prot(upper(arg.ok_or(MISSING)?)),
+        "CCC" => {
+            none()?;
+            Command::Ccc
+        }
         _ => return Err(FtpError::SyntaxError),
     };
     Ok(cmd)

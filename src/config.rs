@@ -21,7 +21,7 @@ mod values;
 
 use declare::config_keys;
 use values::{Bool, File, FileName, Listen, Maybe, Millis, Num, PasvAddress, PortRange, Secs};
-use values::{Codepage, Text, Umask, UserName, U32_MAX};
+use values::{Codepage, OneOf, Text, Umask, UserName, U32_MAX};
 
 config_keys! {
     // field [as "file_key"]: type = default, value kind, "help for --help";
@@ -114,6 +114,55 @@ config_keys! {
         Codepage, "EBCDIC code page of TYPE E transfers: 037 or 1047";
     /// Binding port 20 needs root.
     connect_from_port_20: bool = false, Bool, "active data connections from port 20 (yes/no)";
+    /// PEM or DER; FTPS (RFC 4217) is offered only when `tls_key` is set too.
+    tls_cert: Option<PathBuf> = None, Maybe(File),
+        "FTPS certificate chain file, leaf first (PEM or DER)";
+    /// PKCS#8, PKCS#1 or SEC1; PEM or DER.
+    tls_key: Option<PathBuf> = None, Maybe(File), "FTPS private key file (PEM or DER)";
+    tls_required: TlsRequired = TlsRequired::No, OneOf(TlsRequired::NAMES),
+        "no | login (USER only after AUTH TLS; anonymous exempt) | all (also PROT P data)";
+    tls_session_reuse: TlsReuse = TlsReuse::Required, OneOf(TlsReuse::NAMES),
+        "required (data connections must resume the control TLS session: 522) | optional";
+    /// Implicit FTPS: TLS from the first byte, PROT P by default.
+    tls_implicit_port: u16 = 0, Num(0, 65_535),
+        "second port per listen address where TLS starts at connect (0 = off)";
+}
+
+/// `tls_required`: what must go through TLS (RFC 4217 §10.1 leaves the policy to the server).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsRequired {
+    /// Nothing: clients choose.
+    No,
+    /// Logins: USER before AUTH TLS gets 530 (anonymous exempt: no secret to protect).
+    Login,
+    /// Logins, and data: a transfer under PROT C gets 521.
+    All,
+}
+
+impl TlsRequired {
+    /// The key's values.
+    pub const NAMES: &'static [(&'static str, TlsRequired)] = &[
+        ("no", TlsRequired::No),
+        ("login", TlsRequired::Login),
+        ("all", TlsRequired::All),
+    ];
+}
+
+/// `tls_session_reuse`: whether a PROT P data connection must resume the control session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsReuse {
+    /// A data connection that did not resume it gets 522 (the session goes on).
+    Required,
+    /// Any TLS handshake is accepted (Python's ftplib never resumes: cpython#63699).
+    Optional,
+}
+
+impl TlsReuse {
+    /// The key's values.
+    pub const NAMES: &'static [(&'static str, TlsReuse)] = &[
+        ("required", TlsReuse::Required),
+        ("optional", TlsReuse::Optional),
+    ];
 }
 
 /// Largest timeout in seconds: a day, so `Instant + timeout` can never overflow.
@@ -292,9 +341,32 @@ impl Config {
             // setfsuid per session needs the process to stay root.
             return Err("system_users = yes cannot be combined with run_as".to_string());
         }
+        self.validate_tls()?;
         if self.connect_from_port_20 && self.run_as.is_some() {
             // Binding port 20 needs root, which run_as gives up.
             return Err("connect_from_port_20 = yes cannot be combined with run_as".to_string());
+        }
+        Ok(())
+    }
+
+    /// FTPS keys that cannot work together (whether the files load is checked by `-t` and at
+    /// startup).
+    fn validate_tls(&self) -> Result<(), String> {
+        let offered = self.tls_cert.is_some() || self.tls_key.is_some();
+        if offered && !cfg!(feature = "tls") {
+            return Err("tls_cert/tls_key: this build has no TLS (feature tls)".to_string());
+        }
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err("tls_cert and tls_key are set together".to_string());
+        }
+        if !offered && self.tls_required != TlsRequired::No {
+            return Err("tls_required needs tls_cert and tls_key".to_string());
+        }
+        if !offered && self.tls_implicit_port != 0 {
+            return Err("tls_implicit_port needs tls_cert and tls_key".to_string());
+        }
+        if self.tls_implicit_port != 0 && self.tls_implicit_port == self.port {
+            return Err("tls_implicit_port must differ from port".to_string());
         }
         Ok(())
     }
@@ -367,6 +439,10 @@ mod tests {
         assert_eq!(c.login_message, None);
         assert_eq!(c.message_file.as_deref(), Some(".message"));
         assert!(!c.connect_from_port_20);
+        assert_eq!((c.tls_cert, c.tls_key), (None, None));
+        assert_eq!(c.tls_required, TlsRequired::No);
+        assert_eq!(c.tls_session_reuse, TlsReuse::Required);
+        assert_eq!(c.tls_implicit_port, 0);
     }
 
     #[test]
@@ -422,6 +498,11 @@ banner_file = /etc/issue.ftp
 login_message = Hello\\nthere
 message_file = README.txt
 connect_from_port_20 = no
+tls_cert = /etc/ferroftpd/cert.pem
+tls_key = /etc/ferroftpd/key.der
+tls_required = LOGIN
+tls_session_reuse = optional
+tls_implicit_port = 990
 ";
         let c = parse_str(text, "full.conf").expect("parses");
         assert_eq!(
@@ -479,7 +560,38 @@ connect_from_port_20 = no
         assert_eq!(c.login_message.as_deref(), Some("Hello\nthere"));
         assert_eq!(c.message_file.as_deref(), Some("README.txt"));
         assert!(!c.connect_from_port_20);
-        assert_eq!(c.validate(), Ok(()));
+        assert_eq!(c.tls_cert, Some(PathBuf::from("/etc/ferroftpd/cert.pem")));
+        assert_eq!(c.tls_key, Some(PathBuf::from("/etc/ferroftpd/key.der")));
+        assert_eq!(c.tls_required, TlsRequired::Login);
+        assert_eq!(c.tls_session_reuse, TlsReuse::Optional);
+        assert_eq!(c.tls_implicit_port, 990);
+        if cfg!(feature = "tls") {
+            assert_eq!(c.validate(), Ok(()));
+        }
+    }
+
+    #[test]
+    fn tls_keys_are_checked_together() {
+        let bad = |text: &str| {
+            let c = parse_str(&format!("users = /u\n{text}"), "t").expect("parses");
+            c.validate().expect_err(text)
+        };
+        assert!(bad("tls_cert = /c").contains("together"));
+        assert!(bad("tls_key = /k").contains("together"));
+        assert!(bad("tls_required = all").contains("needs tls_cert"));
+        assert!(bad("tls_implicit_port = 990").contains("needs tls_cert"));
+        let both = "tls_cert = /c\ntls_key = /k";
+        if cfg!(feature = "tls") {
+            assert!(bad(&format!("{both}\nport = 990\ntls_implicit_port = 990")).contains("differ"));
+            let c = parse_str(&format!("users = /u\n{both}\ntls_required = all"), "t").unwrap();
+            assert_eq!(c.validate(), Ok(()));
+        } else {
+            assert!(bad(both).contains("no TLS"));
+        }
+        let e = parse_err("tls_required = maybe");
+        assert!(e.message.contains("no | login | all"), "{e}");
+        let e = parse_err("tls_session_reuse = yes");
+        assert!(e.message.contains("required | optional"), "{e}");
     }
 
     #[test]
@@ -488,7 +600,8 @@ connect_from_port_20 = no
             "listen = 10.0.0.1,::\nport = 0\nroot = /r\nusers = /u\nanonymous = 1\n\
              pasv_ports = 1-1\npasv_address = 10.0.0.2\nbanner = a\\\\b\\nc\n\
              run_as = nobody\npidfile = /p\nxferlog = /x\nbanner_file = /b\n\
-             login_message = l\\none\nmessage_file = .msg\nupload_rate = 18446744073709551615\n",
+             login_message = l\\none\nmessage_file = .msg\nupload_rate = 18446744073709551615\n\
+             tls_cert = /c\ntls_key = /k\ntls_required = all\n",
             "t",
         )
         .expect("parses");

@@ -7,6 +7,7 @@ use crate::commands;
 use crate::context::ServerContext;
 use crate::control::{self, Control};
 use crate::error::FtpError;
+use crate::ftps::{Ftps, SessionConfig};
 use crate::line_reader::LineEvent;
 use crate::reply::{Reply, ReplyCode};
 use crate::session::Session;
@@ -30,6 +31,8 @@ pub struct ControlConn {
     pub peer: SocketAddr,
     /// Our address (loopback when stdin is a pipe).
     pub local: SocketAddr,
+    /// Implicit FTPS: TLS starts before the greeting (the `tls_implicit_port` listener).
+    pub implicit_tls: bool,
 }
 
 impl ControlConn {
@@ -42,6 +45,7 @@ impl ControlConn {
                 output: File::from(OwnedFd::from(writer)),
                 peer,
                 local,
+                implicit_tls: false,
             }),
             Err(e) => Err((e, stream)),
         }
@@ -74,6 +78,7 @@ impl ControlConn {
             output,
             peer: peer.unwrap_or(loopback),
             local: local.unwrap_or(loopback),
+            implicit_tls: false,
         })
     }
 }
@@ -134,6 +139,7 @@ pub fn serve(conn: ControlConn, ctx: Arc<ServerContext>) {
     // A socket is read with blocking reads and SO_RCVTIMEO, woken at shutdown by
     // shutdown(SHUT_RD): one call per command instead of poll + read.
     let read_timeout = read_timeout_for(cfg.login_timeout);
+    let implicit_tls = conn.implicit_tls;
     let blocking = socket2::SockRef::from(&conn.input)
         .set_read_timeout(Some(read_timeout))
         .is_ok();
@@ -147,7 +153,10 @@ pub fn serve(conn: ControlConn, ctx: Arc<ServerContext>) {
         login_deadline,
         read_timeout: blocking.then_some(read_timeout),
     };
-    connection.run();
+    if !implicit_tls || connection.start_implicit_tls() {
+        connection.run();
+    }
+    connection.ctl.io().finish();
     log::debug!("{peer}: connection closed");
 }
 
@@ -200,9 +209,62 @@ impl Connection {
         }
     }
 
+    /// Implicit FTPS: TLS from the first byte, PROT P by default (PBSZ and PROT still
+    /// accepted). False when the handshake failed: the connection just closes.
+    fn start_implicit_tls(&mut self) -> bool {
+        if !self.start_tls(None, Vec::new()) {
+            return false;
+        }
+        let security = &mut self.ctl.session.security;
+        (security.pbsz, security.private_data) = (true, true);
+        true
+    }
+
+    /// Start TLS on the control connection with a configuration of its own (`config`, or a
+    /// new one), dropping `unread` plaintext. False when it failed: the session ends (RFC
+    /// 4217 §10.1: the connection is in an unknown state, so it is dropped).
+    fn start_tls(&mut self, config: Option<SessionConfig>, unread: Vec<u8>) -> bool {
+        let peer = self.ctl.session.peer;
+        let config = match config {
+            Some(c) => c,
+            None => match self.ctl.ctx.ftps.as_ref().map(Ftps::session_config) {
+                Some(Ok(c)) => c,
+                Some(Err(e)) => {
+                    log::error!("{peer}: cannot start TLS: {e}");
+                    return false;
+                }
+                None => return false,
+            },
+        };
+        let timeout = self.ctl.settings.config.login_timeout;
+        match self.ctl.io().start_tls(config, unread, timeout) {
+            Ok(discarded) => {
+                if discarded > 0 {
+                    // SECURITY: CVE-2011-1575: commands injected behind AUTH never run.
+                    log::warn!("{peer}: dropped {discarded} plaintext bytes sent behind AUTH");
+                }
+                self.ctl.session.security.control = true;
+                log::info!("{peer}: TLS started ({})", self.ctl.io().describe_tls());
+                true
+            }
+            Err(e) => {
+                log::info!("{peer}: {}", e.0);
+                self.ctl.session.quit = true;
+                false
+            }
+        }
+    }
+
     /// Wait until the control input is readable, the deadline passes, or shutdown starts.
-    fn wait_input(&self, deadline: Instant) -> Wake {
+    fn wait_input(&mut self, deadline: Instant) -> Wake {
         use nix::poll::{poll, PollFd, PollFlags};
+        if self.ctl.io().has_buffered_input() {
+            return Wake::Readable;
+        }
+        let Some(input) = self.ctl.input() else {
+            return Wake::Failed;
+        };
+        let input = input.as_fd();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
@@ -210,7 +272,7 @@ impl Connection {
             }
             let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX).max(1);
             let mut fds = [
-                PollFd::new(self.ctl.input().as_fd(), PollFlags::POLLIN),
+                PollFd::new(input, PollFlags::POLLIN),
                 PollFd::new(self.ctl.ctx.shutdown.fd(), PollFlags::POLLIN),
             ];
             match poll(&mut fds, ms) {
@@ -276,8 +338,13 @@ impl Connection {
         }
         let wanted = read_timeout_for(left);
         if wanted != current {
-            let sock = socket2::SockRef::from(self.ctl.input());
-            if sock.set_read_timeout(Some(wanted)).is_err() {
+            let Some(input) = self.ctl.input() else {
+                return Wake::Failed;
+            };
+            if socket2::SockRef::from(input)
+                .set_read_timeout(Some(wanted))
+                .is_err()
+            {
                 return Wake::Failed;
             }
             self.read_timeout = Some(wanted);
@@ -299,6 +366,8 @@ impl Connection {
         match self.ctl.reader().fill_once() {
             Ok(_) => Wake::Readable,
             Err(e) if is_retry(e.kind()) => Wake::Readable,
+            // Under TLS the socket shut by the shutdown signal shows as an error.
+            Err(_) if self.ctl.ctx.shutdown.is_set() => Wake::Shutdown,
             Err(_) => Wake::Failed,
         }
     }
@@ -308,6 +377,18 @@ impl Connection {
         let result = command::parse(line).and_then(|cmd| commands::execute(&mut self.ctl, cmd));
         let reply = result.unwrap_or_else(FtpError::to_reply);
         self.ctl.send(&reply);
+        if let Some(config) = self.ctl.take_starttls() {
+            // AUTH TLS: its 234 is out; whatever followed its line arrived in plaintext.
+            let unread = self.ctl.reader().take_unread();
+            let deferred = self.ctl.drop_deferred();
+            if deferred > 0 {
+                log::warn!(
+                    "{}: dropped {deferred} commands queued before AUTH",
+                    self.ctl.session.peer
+                );
+            }
+            self.start_tls(Some(config), unread);
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use crate::auth::Authenticator;
 use crate::ban::Bans;
 use crate::config::Config;
 use crate::data_pool::DataPool;
+use crate::ftps::Ftps;
 use crate::jail::Jail;
 use crate::system_users::SystemUsers;
 use crate::xferlog::XferLog;
@@ -114,6 +115,8 @@ pub struct ServerContext {
     pub shutdown: ShutdownSignal,
     /// Addresses banned after repeated failed logins.
     pub bans: Bans,
+    /// FTPS, when a certificate is configured (fixed at startup; SIGHUP reloads its files).
+    pub ftps: Option<Ftps>,
 }
 
 impl ServerContext {
@@ -124,7 +127,14 @@ impl ServerContext {
             pool,
             shutdown: ShutdownSignal::new()?,
             bans,
+            ftps: None,
         })
+    }
+
+    /// The same context offering FTPS with `ftps`.
+    pub fn with_ftps(mut self, ftps: Option<Ftps>) -> ServerContext {
+        self.ftps = ftps;
+        self
     }
 
     /// The settings in force now.

@@ -3,9 +3,12 @@
 //! that reads commands and calls the handlers is `connection.rs`, above.
 
 use crate::command::{self, Command};
+use crate::config::TlsReuse;
 use crate::context::{ServerContext, Settings};
+use crate::control_io::ControlIo;
 use crate::data_channel::{DataPolicy, DataSetup, StallRule};
 use crate::error::{FtpError, TransferOutcome};
+use crate::ftps::{Protection, SessionConfig};
 use crate::inline_send::{self, Inline};
 use crate::line_reader::{LineEvent, LineReader};
 use crate::reply::{Reply, ReplyCode};
@@ -13,6 +16,7 @@ use crate::session::Session;
 use crate::transfer::{Payload, TransferHandle, TransferJob};
 use std::collections::VecDeque;
 use std::fs::File;
+use std::io;
 use std::os::fd::AsFd;
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,8 +28,8 @@ const MAX_DEFERRED: usize = 32;
 
 /// One control connection as its command handlers see it.
 pub struct Control {
-    reader: LineReader<File>,
-    writer: File,
+    /// Commands are read, and replies written, through it.
+    reader: LineReader<ControlIo>,
     /// Session state (login, cwd, types, pending data setup).
     pub session: Session,
     /// Shared server state (pool, shutdown).
@@ -35,6 +39,8 @@ pub struct Control {
     pub settings: Arc<Settings>,
     /// Lines that arrived during a transfer, run after its final reply.
     deferred: VecDeque<Vec<u8>>,
+    /// `AUTH TLS` was accepted: the connection loop starts TLS after the 234 is out.
+    starttls: Option<SessionConfig>,
 }
 
 impl Control {
@@ -48,23 +54,63 @@ impl Control {
         settings: Arc<Settings>,
     ) -> Control {
         Control {
-            reader: LineReader::new(input, MAX_LINE),
-            writer: output,
+            reader: LineReader::new(ControlIo::plain(input, output), MAX_LINE),
             session,
             ctx,
             settings,
             deferred: VecDeque::new(),
+            starttls: None,
         }
     }
 
     /// Where command lines are read from (the connection loop reads with it).
-    pub fn reader(&mut self) -> &mut LineReader<File> {
+    pub fn reader(&mut self) -> &mut LineReader<ControlIo> {
         &mut self.reader
     }
 
-    /// The control input, for polling.
-    pub fn input(&self) -> &File {
-        self.reader.get_ref()
+    /// The control input, for polling and its socket options (`None` after a failed upgrade).
+    pub fn input(&self) -> Option<&File> {
+        self.reader.get_ref().input()
+    }
+
+    /// The control connection's stream.
+    pub fn io(&mut self) -> &mut ControlIo {
+        self.reader.get_mut()
+    }
+
+    /// Whether the control connection is under TLS.
+    pub fn is_tls(&self) -> bool {
+        self.reader.get_ref().is_tls()
+    }
+
+    /// Have the connection loop start TLS with `config` once the current reply is sent.
+    pub fn request_starttls(&mut self, config: SessionConfig) {
+        self.starttls = Some(config);
+    }
+
+    /// The TLS start requested by `AUTH TLS`, if any.
+    pub fn take_starttls(&mut self) -> Option<SessionConfig> {
+        self.starttls.take()
+    }
+
+    /// Forget the lines queued during a transfer (they arrived before TLS started).
+    pub fn drop_deferred(&mut self) -> usize {
+        std::mem::take(&mut self.deferred).len()
+    }
+
+    /// How this session's data connections are secured: `Some` under PROT P.
+    fn data_protection(&self, upload: bool) -> Option<Protection> {
+        if !self.session.security.private_data {
+            return None;
+        }
+        let require_resume = self.settings.config.tls_session_reuse == TlsReuse::Required;
+        self.reader
+            .get_ref()
+            .session_config(upload)
+            .map(|config| Protection {
+                config: config.clone(),
+                require_resume,
+            })
     }
 
     /// The next line that arrived during a transfer and waits to run.
@@ -74,7 +120,7 @@ impl Control {
 
     /// Send one reply; a failed write ends the session.
     pub fn send(&mut self, reply: &Reply) {
-        if reply.write_to(&mut self.writer).is_err() {
+        if reply.write_to(self.reader.get_mut()).is_err() {
             self.session.quit = true;
         }
     }
@@ -91,6 +137,7 @@ impl Control {
         payload: Payload,
         opening: Reply,
     ) -> Result<(Reply, TransferOutcome), FtpError> {
+        self.session.require_data_setup()?;
         let setup = self.session.data.take().ok_or(FtpError::CantOpenData)?;
         self.run_job(payload, Some(setup), Some(opening))
     }
@@ -117,11 +164,15 @@ impl Control {
         };
         let per_ip = cfg.max_transfers_per_ip;
         let is_transfer = setup.is_some();
+        let upload = matches!(payload, Payload::Receive { .. });
+        let protection = self.data_protection(upload).filter(|_| is_transfer);
         let (mut payload, mut setup, mut opening) = (payload, setup, opening);
         let mut sent_inline = 0;
         // Whether the 150 already went out (an inline attempt sends it before any data).
         let mut announced = false;
-        if inline_send::eligible(&payload, rate) {
+        // Not under PROT P: the TLS handshake of the data connection could make the control
+        // thread wait on the client, and ABOR/STAT would go unanswered meanwhile.
+        if protection.is_none() && inline_send::eligible(&payload, rate) {
             setup = setup.map(|s| s.accept_pending(policy.allow_fxp));
             let attempt = match &setup {
                 Some(DataSetup::Connected(stream)) => {
@@ -164,6 +215,7 @@ impl Control {
             return Err(FtpError::TooManyTransfers);
         };
         let (job, handle) = TransferJob::new(payload, setup, policy).map_err(FtpError::from)?;
+        let job = job.protect(protection);
         handle.progress.add(sent_inline);
         if self
             .ctx
@@ -205,7 +257,10 @@ impl Control {
             | TransferOutcome::ConnectionLost(n)
             | TransferOutcome::Stalled(n)
             | TransferOutcome::LocalError(_, n) => n,
-            TransferOutcome::CantOpen | TransferOutcome::Hashed(..) => 0,
+            TransferOutcome::CantOpen
+            | TransferOutcome::Hashed(..)
+            | TransferOutcome::DataTlsFailed
+            | TransferOutcome::DataTlsNotResumed => 0,
         };
         self.session.stats.data_bytes += moved;
         let reply = outcome.to_reply();
@@ -243,15 +298,17 @@ impl Control {
                     }
                 }
             }
+            // Commands rustls already decrypted do not show in poll: read them without waiting.
+            let buffered = control_open && self.reader.get_mut().has_buffered_input();
+            let control_fd = self.reader.get_ref().input().map(|f| f.as_fd());
             let ready = {
                 let done = PollFd::new(handle.done.as_fd(), PollFlags::POLLIN);
-                let ctl = PollFd::new(self.reader.get_ref().as_fd(), PollFlags::POLLIN);
-                let mut fds = if control_open {
-                    vec![done, ctl]
-                } else {
-                    vec![done]
-                };
-                match poll(&mut fds, 1000u16) {
+                let mut fds = vec![done];
+                if let Some(fd) = control_fd.filter(|_| control_open) {
+                    fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                }
+                let wait = if buffered { 0u16 } else { 1000u16 };
+                match poll(&mut fds, wait) {
                     Ok(_) => fds
                         .iter()
                         .map(|f| f.revents().is_some_and(|r| !r.is_empty()))
@@ -281,8 +338,10 @@ impl Control {
                     .unwrap_or(TransferOutcome::LocalError(FtpError::LocalError, 0));
                 return (outcome, aborted);
             }
-            if control_open && ready.get(1).copied().unwrap_or(false) {
+            if control_open && (buffered || ready.get(1).copied().unwrap_or(false)) {
                 match self.reader.fill_once() {
+                    // Half a TLS record, or a TLS message with no command in it.
+                    Err(e) if is_retry(&e) => {}
                     Ok(0) | Err(_) => {
                         control_open = false;
                         self.control_ended(handle);
@@ -345,6 +404,14 @@ impl Control {
             }
         }
     }
+}
+
+/// A read that may simply be tried again.
+fn is_retry(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+    )
 }
 
 /// The stall rule of a transfer: `bytes` per `window` (none when `bytes` is 0). Under a rate

@@ -78,6 +78,14 @@ pub enum FtpError {
     TooManyConnections,
     /// A new connection when the process has no descriptor left for it.
     NoDescriptors,
+    /// `tls_required`: USER before AUTH TLS (the same reply for every name).
+    TlsRequiredForLogin,
+    /// `tls_required = all`: a transfer under PROT C (RFC 4217 §10.2).
+    ProtPrivateRequired,
+    /// PROT S or E: no such protection with TLS (RFC 4217 §9).
+    ProtLevelNotSupported,
+    /// CCC: the control connection stays encrypted (rustls reads past close_notify).
+    CccRefused,
 }
 
 /// How a transfer ended; [`TransferOutcome::to_reply`] gives its final reply.
@@ -97,6 +105,11 @@ pub enum TransferOutcome {
     LocalError(FtpError, u64),
     /// A checksum job finished: the CRC32 and the bytes hashed.
     Hashed(u32, u64),
+    /// The data connection's TLS handshake failed (PROT P).
+    DataTlsFailed,
+    /// The data connection's TLS handshake did not resume the control connection's session
+    /// (`tls_session_reuse = required`).
+    DataTlsNotResumed,
 }
 
 impl FtpError {
@@ -187,6 +200,22 @@ impl FtpError {
                 ReplyCode::ServiceNotAvailable,
                 "Server out of resources, try again later.",
             ),
+            TlsRequiredForLogin => (
+                ReplyCode::NotLoggedIn,
+                "TLS required: send AUTH TLS before USER.",
+            ),
+            ProtPrivateRequired => (
+                ReplyCode::ProtRefused,
+                "Data connections must be protected: send PROT P.",
+            ),
+            ProtLevelNotSupported => (
+                ReplyCode::ProtLevelNotSupported,
+                "PROT level not supported by TLS; use C or P.",
+            ),
+            CccRefused => (
+                ReplyCode::DeniedForPolicy,
+                "CCC refused: the control connection stays protected.",
+            ),
         };
         Reply::new(code, text)
     }
@@ -236,6 +265,14 @@ impl TransferOutcome {
             TransferOutcome::Hashed(crc, _) => {
                 Reply::new(ReplyCode::FileStatus, format!("{crc:08x}"))
             }
+            TransferOutcome::DataTlsFailed => Reply::new(
+                ReplyCode::ExtendedProtocolNotSupported,
+                "TLS negotiation on the data connection failed.",
+            ),
+            TransferOutcome::DataTlsNotResumed => Reply::new(
+                ReplyCode::ExtendedProtocolNotSupported,
+                "TLS session of the data connection must resume the control connection's.",
+            ),
         }
     }
 }

@@ -151,6 +151,12 @@ fn canonical_line(cmd: &Command) -> Option<Vec<u8>> {
         Site(SiteCommand::Unknown(sub)) if sub.is_empty() => return None,
         Site(SiteCommand::Unknown(sub)) => with("SITE", sub),
         Smnt => b"SMNT".to_vec(),
+        // Trimmed away to nothing ("AUTH  "): no line gives it back.
+        Auth(m) | Prot(m) if m.is_empty() => return None,
+        Auth(m) => with("AUTH", m.as_bytes()),
+        Prot(l) => with("PROT", l.as_bytes()),
+        Pbsz(n) => format!("PBSZ {n}").into_bytes(),
+        Ccc => b"CCC".to_vec(),
         Feat => b"FEAT".to_vec(),
         Opts(a) => with("OPTS", a),
         Size(a) => with("SIZE", a),

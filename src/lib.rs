@@ -61,8 +61,13 @@
 //!   functions: the crate denies `unsafe_code` everywhere else;
 //! - systemd's socket activation and readiness notifications (no libsystemd) in [`systemd`],
 //!   called from [`startup`].
-//! - FTPS building blocks (certificates, per-session rustls configs, the TLS stream, AUTH)
-//!   in `tls` (cargo feature `tls`, on by default; not wired into the control loop yet).
+//! - FTPS (RFC 4217): the building blocks (certificates, per-session rustls configs, the TLS
+//!   stream, AUTH) in `tls` (cargo feature `tls`, on by default); what the server sees of
+//!   them in both builds in [`ftps`] (certificate loaded at startup and on SIGHUP, `-t`);
+//!   the control connection's plain-or-TLS stream in [`control_io`] (the connection loop
+//!   switches it after AUTH's 234, dropping the plaintext read behind the AUTH line); a data
+//!   connection's in [`data_stream`] (PROT P: TLS on the worker, 522 without resumption,
+//!   close_notify; sendfile only when plain); AUTH, PBSZ, PROT, CCC in `commands/security.rs`.
 //! - chroot, the identity change and how paths look after a chroot are in [`privilege`].
 //! - modules only use modules below them: `tests/module_graph.rs` fails on an import cycle
 //!   (top: `main`, [`startup`], [`listener`], [`connection`], [`commands`]; then
@@ -96,13 +101,16 @@ pub mod config;
 pub mod connection;
 pub mod context;
 pub mod control;
+pub mod control_io;
 pub mod daemon;
 pub mod data_channel;
 pub mod data_pool;
+pub mod data_stream;
 pub mod error;
 pub mod fdlimit;
 pub mod ffi;
 pub mod file_info;
+pub mod ftps;
 pub mod fuzz_checks;
 pub mod hash_password;
 pub mod inline_send;

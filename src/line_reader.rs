@@ -92,6 +92,18 @@ impl<R> LineReader<R> {
         &mut self.inner
     }
 
+    /// Hand over the raw bytes read but not yet framed, and forget any partial line: the
+    /// stream under them changes (`AUTH TLS`), and they must never be executed.
+    pub fn take_unread(&mut self) -> Vec<u8> {
+        let unread = self.raw[self.start..self.end].to_vec();
+        (self.start, self.end) = (0, 0);
+        self.line.clear();
+        self.pending_cr = false;
+        self.discarding = false;
+        self.telnet = Telnet::Data;
+        unread
+    }
+
     /// A line, `TooLong` or `Eof` from bytes already read; `None` means a read is needed.
     ///
     /// Never blocks. After `Eof` has been returned it keeps returning `Eof`.
@@ -237,6 +249,18 @@ impl<R: Read> LineReader<R> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn take_unread_hands_over_what_follows_the_line() {
+        let input: &[u8] = b"AUTH TLS\r\nUSER evil\r\nPA";
+        let mut r = LineReader::new(input, 64);
+        r.fill_once().unwrap();
+        assert_eq!(r.take_line(), Some(LineEvent::Line(b"AUTH TLS".to_vec())));
+        assert_eq!(r.take_unread(), b"USER evil\r\nPA".to_vec());
+        // Nothing of it is framed later.
+        assert_eq!(r.take_line(), None);
+        assert_eq!(r.take_unread(), Vec::<u8>::new());
+    }
 
     /// Returns the given chunks, one per `read()`, then end of stream.
     struct Chunks {

@@ -192,8 +192,14 @@ fn wait_acceptable(listener: &TcpListener, ctx: &ServerContext) -> bool {
     }
 }
 
-/// Accept connections until shutdown, one control thread each.
-pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<Limits>) {
+/// Accept connections until shutdown, one control thread each; on the implicit FTPS port
+/// (`implicit_tls`) each session starts with the TLS handshake.
+pub fn accept_loop(
+    listener: TcpListener,
+    ctx: Arc<ServerContext>,
+    limits: Arc<Limits>,
+    implicit_tls: bool,
+) {
     let mut spare = Spare::new(&listener);
     let (mut failed, mut full) = (Warning::new(), Warning::new());
     // The listener is non-blocking (`listen`): a connection reset between poll and accept
@@ -238,7 +244,7 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
             refuse(stream, FtpError::TooManyConnections);
             continue;
         };
-        let conn = match crate::connection::ControlConn::from_tcp(stream) {
+        let mut conn = match crate::connection::ControlConn::from_tcp(stream) {
             Ok(c) => c,
             Err((e, stream)) => {
                 // The session's second descriptor can fail like accept does: say so.
@@ -249,6 +255,7 @@ pub fn accept_loop(listener: TcpListener, ctx: Arc<ServerContext>, limits: Arc<L
                 continue;
             }
         };
+        conn.implicit_tls = implicit_tls;
         let ctx = Arc::clone(&ctx);
         let spawned = std::thread::Builder::new()
             .name(format!("ctl-{peer}"))

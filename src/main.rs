@@ -44,6 +44,9 @@ fn main() -> ExitCode {
                     eprintln!("ferroftpd: warning: {w}");
                 }
             }
+            if let Ok(Some(w)) = ferroftpd::ftps::check(&config) {
+                eprintln!("ferroftpd: warning: {w}");
+            }
             println!("ferroftpd: configuration OK");
             ExitCode::SUCCESS
         }

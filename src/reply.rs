@@ -36,6 +36,8 @@ pub enum ReplyCode {
     EnteringPassive = 227,
     /// 229: entering extended passive mode (RFC 2428).
     EnteringExtendedPassive = 229,
+    /// 234: AUTH accepted, the TLS handshake follows (RFC 4217 §4.1).
+    SecurityExchangeOk = 234,
     /// 230: user logged in.
     LoggedIn = 230,
     /// 250: requested file action okay, completed.
@@ -70,10 +72,17 @@ pub enum ReplyCode {
     BadSequence = 503,
     /// 504: command not implemented for that parameter.
     ParameterNotImplemented = 504,
-    /// 522: network protocol not supported (RFC 2428).
+    /// 521: the data connection cannot be opened with this PROT setting (RFC 4217 §10.2).
+    ProtRefused = 521,
+    /// 522: network protocol not supported (RFC 2428); also a data connection whose TLS
+    /// negotiation failed or was not acceptable (RFC 4217 §10.2).
     ExtendedProtocolNotSupported = 522,
     /// 530: not logged in.
     NotLoggedIn = 530,
+    /// 534: request denied for policy reasons (RFC 2228; CCC).
+    DeniedForPolicy = 534,
+    /// 536: the PROT level is not supported by the security mechanism (RFC 2228).
+    ProtLevelNotSupported = 536,
     /// 550: file unavailable (not found, no access).
     FileUnavailable = 550,
     /// 552: exceeded storage allocation.

@@ -40,6 +40,20 @@ pub struct Stats {
     pub data_bytes: u64,
 }
 
+/// FTPS state of a control connection (RFC 4217); kept across logins (REIN is refused
+/// under TLS, and USER while logged in keeps the connection's protection).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Security {
+    /// The control connection is under TLS (AUTH TLS, or the implicit port).
+    pub control: bool,
+    /// PBSZ was given (RFC 4217 §8: before PROT).
+    pub pbsz: bool,
+    /// PROT P: data connections are TLS. PROT C (the default) clears it.
+    pub private_data: bool,
+    /// `tls_required = all` for this login: transfers under PROT C are refused (521).
+    pub private_data_required: bool,
+}
+
 /// One control connection's state.
 #[derive(Debug)]
 pub struct Session {
@@ -87,6 +101,8 @@ pub struct Session {
     pub fs_identity: bool,
     /// The identity string an anonymous user gave as password (for the xferlog).
     pub anon_email: Vec<u8>,
+    /// FTPS state.
+    pub security: Security,
 }
 
 impl Session {
@@ -115,6 +131,7 @@ impl Session {
             host: None,
             fs_identity: false,
             anon_email: Vec::new(),
+            security: Security::default(),
         }
     }
 
@@ -135,6 +152,7 @@ impl Session {
         self.hash_range = None;
         self.host = None;
         self.anon_email.clear();
+        self.security.private_data_required = false;
         if std::mem::take(&mut self.fs_identity) {
             // Back to the process's own identity before anyone else logs in on this thread.
             nix::unistd::setfsuid(nix::unistd::geteuid());
@@ -187,9 +205,13 @@ impl Session {
         }
     }
 
-    /// Fail with 425 unless PASV/EPSV/PORT/EPRT set up the data connection (RFC 959 lists 425
-    /// for a transfer command with no usable data connection).
+    /// Fail with 521 when this login must protect its data and PROT P was not given (RFC 4217
+    /// §10.2, before any 150), or with 425 unless PASV/EPSV/PORT/EPRT set up the data
+    /// connection (RFC 959 lists 425 for a transfer command with no usable data connection).
     pub fn require_data_setup(&self) -> Result<(), FtpError> {
+        if self.security.private_data_required && !self.security.private_data {
+            return Err(FtpError::ProtPrivateRequired);
+        }
         match self.data {
             Some(_) => Ok(()),
             None => Err(FtpError::CantOpenData),

@@ -10,6 +10,7 @@ use crate::daemon::{self, PidFile};
 use crate::data_channel;
 use crate::data_pool::DataPool;
 use crate::fdlimit;
+use crate::ftps::Ftps;
 use crate::jail::Jail;
 use crate::listener::{self, Limits};
 use crate::messages;
@@ -122,13 +123,15 @@ fn drop_privileges(config: &Config) -> Result<Option<PathBuf>, String> {
     Ok(chroot_dir)
 }
 
-/// Open everything the sessions need from outside a chroot, then give up privileges.
-fn settings_then_privileges(config: Config) -> Result<Settings, String> {
+/// Open everything the sessions need from outside a chroot (the FTPS certificate too), then
+/// give up privileges.
+fn settings_then_privileges(config: Config) -> Result<(Settings, Option<Ftps>), String> {
     // The passive port default comes from /proc, which a chroot hides.
     data_channel::load_default_ports();
+    let ftps = Ftps::load(&config)?;
     let mut settings = load_settings(config, None)?;
     settings.chroot_root = drop_privileges(&settings.config)?;
-    Ok(settings)
+    Ok((settings, ftps))
 }
 
 /// Run the server until SIGTERM/SIGINT; returns after a graceful shutdown.
@@ -163,10 +166,14 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
                 .into_iter()
                 .map(|s| {
                     let from = s.name.map_or_else(String::new, |n| format!(" ({n})"));
+                    // A socket on tls_implicit_port is the implicit FTPS one.
+                    let implicit =
+                        config.tls_implicit_port != 0 && s.addr.port() == config.tls_implicit_port;
                     (
                         s.listener,
                         s.addr,
                         format!(" from the service manager{from}"),
+                        implicit,
                     )
                 })
                 .collect()
@@ -195,17 +202,23 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     let (max_clients, max_per_ip) = (config.max_clients, config.max_per_ip);
     let bans = Bans::new(config.ban_after, config.ban_window, config.ban_time);
     let startup_config = config.clone();
-    let settings = settings_then_privileges(config)?;
+    let (settings, ftps) = settings_then_privileges(config)?;
     let pool = DataPool::start(settings.config.data_threads)
         .map_err(|e| format!("cannot start data threads: {e}"))?;
-    let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
+    let ctx = ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?;
+    let ctx = Arc::new(ctx.with_ftps(ftps));
     let liveness = Arc::new(systemd::Liveness::default());
     // Everything but the sessions is open now (each accept loop adds its spare).
     let max_clients = clients_covered(max_clients, listeners.len());
     let limits = Limits::new(max_clients, max_per_ip);
     let mut acceptors = Vec::new();
     let mut serving = Vec::new();
-    for (listener, bound, origin) in listeners {
+    for (listener, bound, origin, implicit_tls) in listeners {
+        let origin = if implicit_tls {
+            format!("{origin} (implicit FTPS)")
+        } else {
+            origin
+        };
         log::info!("listening on {bound}{origin}");
         serving.push(bound.to_string());
         let (ctx, limits) = (Arc::clone(&ctx), Arc::clone(&limits));
@@ -215,7 +228,7 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
             .name(format!("accept-{bound}"))
             .spawn(move || {
                 let _alive = alive;
-                listener::accept_loop(listener, ctx, limits)
+                listener::accept_loop(listener, ctx, limits, implicit_tls)
             })
             .map_err(|e| e.to_string())?;
         acceptors.push(handle);
@@ -272,14 +285,22 @@ pub fn run(config: Config, reload: Reloader) -> Result<(), String> {
     Ok(())
 }
 
-/// Bind a listener for each `listen` address on `port`: (listener, bound address, origin).
-fn bind_listeners(config: &Config) -> Result<Vec<(TcpListener, SocketAddr, String)>, String> {
+/// A listening socket: (listener, bound address, origin for the log, implicit FTPS).
+type Listening = (TcpListener, SocketAddr, String, bool);
+
+/// Bind a listener for each `listen` address on `port`, and on `tls_implicit_port` if set.
+fn bind_listeners(config: &Config) -> Result<Vec<Listening>, String> {
     let mut listeners = Vec::new();
-    for ip in &config.listen {
-        let addr = SocketAddr::new(*ip, config.port);
-        let l = net::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-        let bound = l.local_addr().map_err(|e| e.to_string())?;
-        listeners.push((l, bound, String::new()));
+    let implicit = (config.tls_implicit_port != 0).then_some(config.tls_implicit_port);
+    for (port, implicit_tls) in [(Some(config.port), false), (implicit, true)] {
+        let Some(port) = port else { continue };
+        for ip in &config.listen {
+            let addr = SocketAddr::new(*ip, port);
+            let l =
+                net::listen(addr, BACKLOG).map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+            let bound = l.local_addr().map_err(|e| e.to_string())?;
+            listeners.push((l, bound, String::new(), implicit_tls));
+        }
     }
     Ok(listeners)
 }
@@ -288,12 +309,17 @@ fn bind_listeners(config: &Config) -> Result<Vec<(TcpListener, SocketAddr, Strin
 fn run_inetd(config: Config) -> Result<(), String> {
     raise_descriptor_limit();
     let threads = config.data_threads.min(2);
-    let settings = settings_then_privileges(config)?;
+    let (settings, ftps) = settings_then_privileges(config)?;
     // One session per process: two data threads are plenty (a transfer and a checksum).
     let pool = DataPool::start(threads).map_err(|e| format!("cannot start data threads: {e}"))?;
     let bans = Bans::new(0, Duration::from_secs(1), Duration::from_secs(1));
-    let ctx = Arc::new(ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?);
-    let conn = ControlConn::from_stdio().map_err(|e| format!("inetd: bad stdin/stdout: {e}"))?;
+    let ctx = ServerContext::new(settings, pool, bans).map_err(|e| e.to_string())?;
+    let ctx = Arc::new(ctx.with_ftps(ftps));
+    let mut conn =
+        ControlConn::from_stdio().map_err(|e| format!("inetd: bad stdin/stdout: {e}"))?;
+    // inetd's service on the implicit FTPS port (990) speaks TLS from the first byte.
+    let implicit = ctx.settings().config.tls_implicit_port;
+    conn.implicit_tls = implicit != 0 && conn.local.port() == implicit;
     log::info!("{}: inetd session", conn.peer);
     connection::serve(conn, ctx);
     Ok(())
@@ -357,6 +383,12 @@ fn reload_settings(ctx: &ServerContext, reload: &Reloader, startup: &Config) -> 
                 config.daemon != startup.daemon || config.pidfile != startup.pidfile,
             ),
             ("syslog", config.syslog != startup.syslog),
+            (
+                "tls_cert/tls_key/tls_implicit_port (the files are read again)",
+                config.tls_cert != startup.tls_cert
+                    || config.tls_key != startup.tls_key
+                    || config.tls_implicit_port != startup.tls_implicit_port,
+            ),
             ("ban_*", config.ban_after != startup.ban_after),
         ];
         for (what, changed) in fixed {
@@ -367,8 +399,18 @@ fn reload_settings(ctx: &ServerContext, reload: &Reloader, startup: &Config) -> 
         config.run_as.clone_from(&startup.run_as);
         config.chroot = startup.chroot;
         config.system_users = startup.system_users;
+        (config.tls_cert, config.tls_key) = (startup.tls_cert.clone(), startup.tls_key.clone());
+        config.tls_implicit_port = startup.tls_implicit_port;
         load_settings(config, old.chroot_root.as_deref())
     });
+    if let Some(ftps) = &ctx.ftps {
+        // The pair is read again even when the configuration is broken: a renewal is the
+        // usual reason for a SIGHUP.
+        match ftps.reload() {
+            Ok(()) => log::info!("SIGHUP: TLS certificate reloaded; new connections present it"),
+            Err(e) => log::error!("SIGHUP: TLS certificate not reloaded, keeping the old one: {e}"),
+        }
+    }
     match result {
         Ok(settings) => {
             ctx.replace_settings(settings);

@@ -7,7 +7,9 @@
 use crate::codec::ascii::{lf_to_crlf, CrlfToLf};
 use crate::codec::Marker;
 use crate::data_channel::{DataPolicy, DataSetup, OpenFailure, StallRule};
+use crate::data_stream::{DataStream, Refusal};
 use crate::error::{FtpError, TransferOutcome};
+use crate::ftps::Protection;
 use crate::ratelimit::RateLimiter;
 use crate::representation::{self, PipeError, Representation};
 use std::collections::VecDeque;
@@ -164,6 +166,8 @@ pub struct TransferJob {
     payload: Payload,
     setup: Option<DataSetup>,
     policy: DataPolicy,
+    /// PROT P: the data connection is TLS, handshake on the worker.
+    protection: Option<Protection>,
     progress: Arc<Progress>,
     outcome: mpsc::Sender<TransferOutcome>,
     // Closed when the job is dropped (done, or its worker panicked): wakes the control thread.
@@ -200,6 +204,7 @@ impl TransferJob {
             payload,
             setup,
             policy,
+            protection: None,
             progress: Arc::clone(&progress),
             outcome: tx,
             _done: write_end,
@@ -210,6 +215,12 @@ impl TransferJob {
             done: read_end,
         };
         Ok((job, handle))
+    }
+
+    /// The same job over a TLS data connection (PROT P) when `protection` is given.
+    pub fn protect(mut self, protection: Option<Protection>) -> TransferJob {
+        self.protection = protection;
+        self
     }
 
     /// Run the transfer to its end on the calling (worker) thread, using `buf` as scratch
@@ -229,39 +240,55 @@ impl TransferJob {
         let outcome = match setup.connect(self.policy, &progress.aborted) {
             Err(OpenFailure::Aborted) => TransferOutcome::Aborted(0),
             Err(OpenFailure::Failed) => TransferOutcome::CantOpen,
-            Ok(stream) => {
-                let attached = progress.attach(&stream);
-                let mut throttle = Throttle::new(self.policy.rate, self.policy.stall);
-                let wake = &self._done;
-                let mut mark = |theirs: Marker, ours: u64| {
-                    progress.push_mark(theirs, ours);
-                    // A full pipe already holds a wake-up.
-                    let _ = nix::unistd::write(wake, &[1]);
-                };
-                let result = copy(
-                    self.payload,
-                    &stream,
-                    &progress,
-                    &mut throttle,
-                    buf,
-                    &mut mark,
-                );
-                drop(attached);
-                // Closing sends the FIN after the queued data; no shutdown call needed.
-                drop(stream);
-                let moved = progress.bytes();
-                match result {
-                    _ if progress.is_aborted() => TransferOutcome::Aborted(moved),
-                    Ok(()) => TransferOutcome::Complete(moved),
-                    Err(CopyError::Stalled) => TransferOutcome::Stalled(moved),
-                    // A socket timeout (io_timeout) after a window of too little data is the
-                    // stall rule too, not a lost connection.
-                    Err(CopyError::Net) if throttle.stall.stalled(moved) => {
-                        TransferOutcome::Stalled(moved)
+            Ok(socket) => {
+                // Attached before the handshake, so ABOR also ends a stuck one.
+                let attached = progress.attach(&socket);
+                let opened =
+                    DataStream::open(socket, self.protection.as_ref(), self.policy.timeout);
+                let outcome = match opened {
+                    Err(_) if progress.is_aborted() => TransferOutcome::Aborted(0),
+                    Err(Refusal::Handshake) => TransferOutcome::DataTlsFailed,
+                    Err(Refusal::NotResumed) => TransferOutcome::DataTlsNotResumed,
+                    Ok(mut stream) => {
+                        let mut throttle = Throttle::new(self.policy.rate, self.policy.stall);
+                        let wake = &self._done;
+                        let mut mark = |theirs: Marker, ours: u64| {
+                            progress.push_mark(theirs, ours);
+                            // A full pipe already holds a wake-up.
+                            let _ = nix::unistd::write(wake, &[1]);
+                        };
+                        let result = copy(
+                            self.payload,
+                            &mut stream,
+                            &progress,
+                            &mut throttle,
+                            buf,
+                            &mut mark,
+                        );
+                        if result.is_ok() && !progress.is_aborted() {
+                            // TLS: close_notify both ways. Plain: closing sends the FIN
+                            // after the queued data; no shutdown call needed.
+                            stream.finish();
+                        } else {
+                            drop(stream);
+                        }
+                        let moved = progress.bytes();
+                        match result {
+                            _ if progress.is_aborted() => TransferOutcome::Aborted(moved),
+                            Ok(()) => TransferOutcome::Complete(moved),
+                            Err(CopyError::Stalled) => TransferOutcome::Stalled(moved),
+                            // A socket timeout (io_timeout) after a window of too little data
+                            // is the stall rule too, not a lost connection.
+                            Err(CopyError::Net) if throttle.stall.stalled(moved) => {
+                                TransferOutcome::Stalled(moved)
+                            }
+                            Err(CopyError::Net) => TransferOutcome::ConnectionLost(moved),
+                            Err(CopyError::Local(e)) => TransferOutcome::LocalError(e, moved),
+                        }
                     }
-                    Err(CopyError::Net) => TransferOutcome::ConnectionLost(moved),
-                    Err(CopyError::Local(e)) => TransferOutcome::LocalError(e, moved),
-                }
+                };
+                drop(attached);
+                outcome
             }
         };
         // The receiver may be gone if the control thread died; nothing left to tell then.
@@ -371,7 +398,7 @@ impl Throttle {
 
 fn copy(
     payload: Payload,
-    stream: &TcpStream,
+    stream: &mut DataStream,
     progress: &Progress,
     throttle: &mut Throttle,
     buf: &mut Vec<u8>,
@@ -382,20 +409,19 @@ fn copy(
             file, offset, rep, ..
         } if rep.is_plain_binary() => send_binary(&file, offset, stream, progress, throttle, buf),
         Payload::SendFile {
-            file,
-            offset,
-            rep,
-            size,
-        } if rep.is_binary_blocks() => {
-            send_blocks(&file, offset, size, stream, progress, throttle, buf)
-        }
-        Payload::SendFile {
             mut file,
             offset,
             rep,
-            ..
+            size,
         } => {
             use std::io::Seek;
+            // Binary block mode by sendfile on a plain socket; under TLS the pipeline below
+            // frames it through rustls.
+            if rep.is_binary_blocks() {
+                if let Some(socket) = stream.plain() {
+                    return send_blocks(&file, offset, size, socket, progress, throttle, buf);
+                }
+            }
             file.seek(io::SeekFrom::Start(offset))
                 .map_err(|e| CopyError::Local(e.into()))?;
             if rep.is_plain_ascii() {
@@ -504,20 +530,28 @@ fn scratch(buf: &mut Vec<u8>) -> &mut [u8] {
     &mut buf[..]
 }
 
-fn write_net(mut stream: &TcpStream, data: &[u8]) -> Result<(), CopyError> {
+fn write_net(stream: &mut DataStream, data: &[u8]) -> Result<(), CopyError> {
     stream.write_all(data).map_err(|_| CopyError::Net)
 }
 
-/// Binary download with sendfile(2): no copy through user space.
+/// Binary download with sendfile(2): no copy through user space (a plain socket only; TLS
+/// data is copied through rustls with the worker's buffer).
 fn send_binary(
     file: &File,
     offset: u64,
-    stream: &TcpStream,
+    stream: &mut DataStream,
     progress: &Progress,
     throttle: &mut Throttle,
     buf: &mut Vec<u8>,
 ) -> Result<(), CopyError> {
     use nix::errno::Errno;
+    use std::io::Seek;
+    let Some(socket) = stream.plain() else {
+        let mut f = file.try_clone().map_err(|e| CopyError::Local(e.into()))?;
+        f.seek(io::SeekFrom::Start(offset))
+            .map_err(|e| CopyError::Local(e.into()))?;
+        return send_copy(&mut f, stream, progress, throttle, scratch(buf), false);
+    };
     // off64_t: a 64-bit offset even on 32-bit glibc, where off_t would wrap past 2 GiB.
     let mut off: nix::libc::off64_t =
         i64::try_from(offset).map_err(|_| CopyError::Local(FtpError::LocalError))?;
@@ -526,7 +560,7 @@ fn send_binary(
             return Err(CopyError::Net);
         }
         let chunk = throttle.chunk(SENDFILE_CHUNK);
-        match nix::sys::sendfile::sendfile64(stream, file, Some(&mut off), chunk) {
+        match nix::sys::sendfile::sendfile64(socket, file, Some(&mut off), chunk) {
             Ok(0) => return Ok(()),
             Ok(n) => {
                 progress.add(n as u64);
@@ -537,7 +571,6 @@ fn send_binary(
             Err(Errno::EINVAL | Errno::ENOSYS) => {
                 let start = u64::try_from(off).unwrap_or(offset);
                 let mut f = file.try_clone().map_err(|e| CopyError::Local(e.into()))?;
-                use std::io::Seek;
                 f.seek(io::SeekFrom::Start(start))
                     .map_err(|e| CopyError::Local(e.into()))?;
                 return send_copy(&mut f, stream, progress, throttle, scratch(buf), false);
@@ -606,7 +639,9 @@ fn send_blocks(
                 let want = left.min(chunk.len());
                 let n = read_at(file, pos, &mut chunk[..want])?;
                 if n > 0 {
-                    write_net(stream, &chunk[..n])?;
+                    (&*stream)
+                        .write_all(&chunk[..n])
+                        .map_err(|_| CopyError::Net)?;
                 }
                 n
             };
@@ -680,7 +715,7 @@ fn read_at(file: &File, pos: u64, buf: &mut [u8]) -> Result<usize, CopyError> {
 /// type comes here only where sendfile cannot be used.
 fn send_copy(
     file: &mut File,
-    stream: &TcpStream,
+    stream: &mut DataStream,
     progress: &Progress,
     throttle: &mut Throttle,
     buf: &mut [u8],
@@ -725,7 +760,7 @@ fn receive(
     mut file: File,
     ascii: bool,
     sync: bool,
-    mut stream: &TcpStream,
+    stream: &mut DataStream,
     progress: &Progress,
     throttle: &mut Throttle,
     buf: &mut [u8],
@@ -775,7 +810,7 @@ fn receive(
 
 /// The data socket as the pipeline's output: counts progress, paces, stops at ABOR.
 struct NetOut<'a> {
-    stream: &'a TcpStream,
+    stream: &'a mut DataStream,
     progress: &'a Progress,
     throttle: &'a mut Throttle,
     /// Why the last write failed, for the outcome (the pipeline sees an `io::Error`).
@@ -806,7 +841,7 @@ impl Write for NetOut<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.check_abort()?;
         let len = self.throttle.chunk(buf.len());
-        let written = (&*self.stream).write(&buf[..len]);
+        let written = self.stream.write(&buf[..len]);
         self.account(written)
     }
 
@@ -817,7 +852,7 @@ impl Write for NetOut<'_> {
             return self.write(first);
         }
         self.check_abort()?;
-        let written = (&*self.stream).write_vectored(bufs);
+        let written = self.stream.write_vectored(bufs);
         self.account(written)
     }
 
@@ -828,7 +863,7 @@ impl Write for NetOut<'_> {
 
 /// The data socket as the pipeline's input: counts progress, paces, stops at ABOR.
 struct NetIn<'a> {
-    stream: &'a TcpStream,
+    stream: &'a mut DataStream,
     progress: &'a Progress,
     throttle: &'a mut Throttle,
     failure: Option<CopyError>,
@@ -841,7 +876,7 @@ impl Read for NetIn<'_> {
             return Err(io::Error::other("aborted"));
         }
         let len = self.throttle.chunk(buf.len());
-        let n = (&*self.stream).read(&mut buf[..len]).inspect_err(|e| {
+        let n = self.stream.read(&mut buf[..len]).inspect_err(|e| {
             if e.kind() != io::ErrorKind::Interrupted {
                 self.failure = Some(CopyError::Net);
             }
@@ -888,7 +923,7 @@ fn receive_coded(
     rep: Representation,
     base: u64,
     sync: bool,
-    stream: &TcpStream,
+    stream: &mut DataStream,
     progress: &Progress,
     throttle: &mut Throttle,
     buf: &mut [u8],

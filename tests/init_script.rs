@@ -172,6 +172,68 @@ fn init_script_starts_reloads_and_stops_the_daemon() {
 }
 
 #[test]
+fn init_script_makes_a_self_signed_certificate_on_first_start() {
+    if Command::new("busybox").arg("true").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "busybox is required in CI"
+        );
+        println!("SKIP init_script: busybox not installed");
+        return;
+    }
+    if Command::new("openssl").arg("version").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is required in CI"
+        );
+        println!("SKIP init_script certificate: openssl not installed");
+        return;
+    }
+    if !cfg!(feature = "tls") {
+        return;
+    }
+    let sb = Sandbox::new();
+    let (cert, key) = (sb.dir.join("tls/cert.pem"), sb.dir.join("tls/key.pem"));
+    std::fs::write(
+        sb.dir.join("ftp.conf"),
+        format!(
+            "listen = 127.0.0.1\nport = 0\nanonymous = yes\nroot = {}\nshutdown_timeout = 2\n\
+             tls_cert = {}\ntls_key = {}\n",
+            sb.dir.join("srv").display(),
+            cert.display(),
+            key.display()
+        ),
+    )
+    .expect("config");
+    let out = sb.script("start");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(cert.exists() && key.exists(), "{}", text(&out));
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "key readable by others: {mode:o}");
+    let port = port_of(&out);
+    assert!(greeting(port).starts_with("220"));
+    // FTPS is offered with it.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut r = BufReader::new(s.try_clone().unwrap());
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    use std::io::Write;
+    s.write_all(b"AUTH TLS\r\n").unwrap();
+    line.clear();
+    r.read_line(&mut line).unwrap();
+    assert!(line.starts_with("234"), "{line}");
+    drop((r, s));
+    // The second start keeps the files it made.
+    let made = std::fs::read(&cert).unwrap();
+    assert!(sb.script("stop").status.success());
+    assert!(sb.script("start").status.success());
+    assert_eq!(std::fs::read(&cert).unwrap(), made);
+    assert!(sb.script("stop").status.success());
+}
+
+#[test]
 fn shell_files_parse_under_busybox_sh() {
     if Command::new("busybox").arg("true").output().is_err() {
         assert!(

@@ -63,8 +63,9 @@ pub fn help(arg: Option<&[u8]>) -> Result<Reply, FtpError> {
     Ok(Reply::multi(ReplyCode::HelpMessage, lines))
 }
 
-/// The extensions FEAT advertises: exactly what is implemented (HELP lists the same verbs).
-pub fn feature_lines(facts: &FactSet) -> Vec<String> {
+/// The extensions FEAT advertises: exactly what is implemented (HELP lists the same verbs);
+/// the FTPS ones (RFC 4217 §6) only when a certificate is configured.
+pub fn feature_lines(facts: &FactSet, tls: bool) -> Vec<String> {
     let mut lines: Vec<String> = [
         "EPRT",
         "EPSV",
@@ -84,6 +85,9 @@ pub fn feature_lines(facts: &FactSet) -> Vec<String> {
     .collect();
     lines.push(format!("HASH {}*", checksum::ALGORITHM));
     lines.push(listing::feat_mlst_line(facts).trim_start().to_string());
+    if tls {
+        lines.extend(["AUTH TLS", "PBSZ", "PROT"].map(String::from));
+    }
     lines.sort();
     lines
 }
@@ -92,7 +96,7 @@ pub fn feature_lines(facts: &FactSet) -> Vec<String> {
 pub fn feat(ctl: &mut Control) -> Result<Reply, FtpError> {
     let mut lines = vec![b"Features:".to_vec()];
     lines.extend(
-        feature_lines(&ctl.session.mlst_facts)
+        feature_lines(&ctl.session.mlst_facts, ctl.ctx.ftps.is_some())
             .into_iter()
             .map(|f| format!(" {f}").into_bytes()),
     );

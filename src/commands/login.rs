@@ -1,6 +1,7 @@
 //! Login commands: USER, PASS, ACCT, REIN, QUIT.
 
 use crate::auth::{Account, Authenticator, Password};
+use crate::config::TlsRequired;
 use crate::control::Control;
 use crate::error::FtpError;
 use crate::jail::Jail;
@@ -19,6 +20,13 @@ pub fn user(ctl: &mut Control, name: Vec<u8>) -> Result<Reply, FtpError> {
     ctl.refresh_settings();
     let anonymous =
         Authenticator::is_anonymous_name(&name) && ctl.settings.auth.anonymous_enabled();
+    let required = ctl.settings.config.tls_required;
+    // SECURITY: no password may cross in clear: refused before the 331 that would ask for
+    // it, with one reply for every name (no probing). Anonymous carries no secret.
+    if required != TlsRequired::No && !ctl.session.security.control && !anonymous {
+        return Err(FtpError::TlsRequiredForLogin);
+    }
+    ctl.session.security.private_data_required = required == TlsRequired::All && !anonymous;
     ctl.session.login = LoginState::UserGiven(name);
     let text = if anonymous {
         "Anonymous login ok, send your e-mail address as password."
@@ -138,8 +146,12 @@ pub fn acct(ctl: &mut Control) -> Result<Reply, FtpError> {
     }
 }
 
-/// REIN: log out, keep the connection (RFC 959 §4.1.1).
+/// REIN: log out, keep the connection (RFC 959 §4.1.1). Not under TLS: RFC 4217 §13 would
+/// have it drop the TLS session too, back to a cleartext connection; refused (502).
 pub fn rein(ctl: &mut Control) -> Result<Reply, FtpError> {
+    if ctl.session.security.control {
+        return Err(FtpError::NotImplemented);
+    }
     ctl.session.logout();
     Ok(Reply::new(ReplyCode::ServiceReady, "Ready for new user."))
 }

@@ -10,6 +10,7 @@
 //! - `parameters`: TYPE, STRU, MODE, PORT, EPRT, PASV, EPSV, ABOR (no transfer running)
 //! - `list`: LIST, NLST, STAT path
 //! - `transfers`: REST, RETR, STOR, STOU, APPE
+//! - `security`: AUTH, PBSZ, PROT, CCC (FTPS)
 
 mod checksum;
 mod facts;
@@ -19,6 +20,7 @@ mod list;
 mod login;
 mod navigation;
 mod parameters;
+mod security;
 #[cfg(test)]
 mod tests;
 mod transfers;
@@ -86,5 +88,9 @@ fn dispatch(ctl: &mut Control, cmd: Command) -> Result<Reply, FtpError> {
         Command::List(arg) => list::list(ctl, arg.as_deref(), true),
         Command::Nlst(arg) => list::list(ctl, arg.as_deref(), false),
         Command::Abor => parameters::abor_idle(ctl),
+        Command::Auth(mechanism) => security::auth(ctl, &mechanism),
+        Command::Pbsz(_) => security::pbsz(ctl),
+        Command::Prot(level) => security::prot(ctl, &level),
+        Command::Ccc => security::ccc(ctl),
     }
 }

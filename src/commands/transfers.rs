@@ -364,7 +364,10 @@ fn log_transfer(
         | TransferOutcome::ConnectionLost(n)
         | TransferOutcome::Stalled(n)
         | TransferOutcome::LocalError(_, n) => (n, false),
-        TransferOutcome::CantOpen | TransferOutcome::Hashed(..) => return,
+        TransferOutcome::CantOpen
+        | TransferOutcome::Hashed(..)
+        | TransferOutcome::DataTlsFailed
+        | TransferOutcome::DataTlsNotResumed => return,
     };
     let record = XferRecord {
         duration: started.elapsed(),

@@ -315,6 +315,25 @@ impl Kind<Option<String>> for FileName {
     }
 }
 
+/// One of a few names (any case), each standing for a value.
+pub struct OneOf<T: 'static>(pub &'static [(&'static str, T)]);
+
+impl<T: Copy + PartialEq> Kind<T> for OneOf<T> {
+    fn parse(&self, text: &str) -> Result<T, String> {
+        if let Some((_, v)) = self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(text)) {
+            return Ok(*v);
+        }
+        let names: Vec<&str> = self.0.iter().map(|(n, _)| *n).collect();
+        Err(format!("expected {}, got '{text}'", names.join(" | ")))
+    }
+    fn print(&self, value: &T) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(_, v)| v == value)
+            .map(|(n, _)| n.to_string())
+    }
+}
+
 /// A decimal whole number in `min..=max`; digits only (no sign, no spaces inside).
 fn parse_uint(text: &str, min: u64, max: u64) -> Result<u64, String> {
     let bad = || format!("expected a whole number from {min} to {max}, got '{text}'");

@@ -190,29 +190,39 @@ impl<T: Transport> TlsStream<T> {
         let deadline = Instant::now() + timeout;
         self.conn.send_close_notify();
         self.write_tls_until(deadline)?;
+        Ok(self.await_close_notify(deadline.saturating_duration_since(Instant::now())))
+    }
+
+    /// Send close_notify within `timeout` (then, for example, shut the socket for writing
+    /// before [`TlsStream::await_close_notify`]).
+    pub fn send_close_notify(&mut self, timeout: Duration) -> io::Result<()> {
+        self.conn.send_close_notify();
+        self.write_tls_until(Instant::now() + timeout)
+    }
+
+    /// Wait until `timeout` for the peer's close_notify, discarding any data still arriving.
+    pub fn await_close_notify(&mut self, timeout: Duration) -> Closed {
+        let deadline = Instant::now() + timeout;
         let mut scratch = [0u8; 512];
         loop {
             match self.conn.reader().read(&mut scratch) {
-                Ok(0) => return Ok(Closed::Clean),
+                Ok(0) => return Closed::Clean,
                 Ok(_) => continue,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
-                    return Ok(Closed::NoCloseNotify)
-                }
-                Err(_) => return Ok(Closed::NoCloseNotify),
+                Err(_) => return Closed::NoCloseNotify,
             }
             match wait(self.io.read_fd(), Ready::Read, deadline) {
                 Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Ok(Closed::Timeout),
-                Err(_) => return Ok(Closed::NoCloseNotify),
+                Err(e) if e.kind() == io::ErrorKind::TimedOut => return Closed::Timeout,
+                Err(_) => return Closed::NoCloseNotify,
             }
             match self.conn.read_tls(&mut self.io) {
                 Ok(_) => {}
                 Err(e) if is_retry(&e) => continue,
-                Err(_) => return Ok(Closed::NoCloseNotify),
+                Err(_) => return Closed::NoCloseNotify,
             }
             if self.conn.process_new_packets().is_err() {
-                return Ok(Closed::NoCloseNotify);
+                return Closed::NoCloseNotify;
             }
         }
     }

@@ -11,7 +11,10 @@
 
 mod checks;
 pub mod clients;
+pub mod pki;
 mod site;
+#[cfg(feature = "tls")]
+pub mod tls_client;
 
 // Not every test file uses every helper.
 #[allow(unused_imports)]
