@@ -509,3 +509,57 @@ fn pem_to_der(pem: &[u8]) -> Vec<u8> {
         .unwrap()
         .to_vec()
 }
+
+/// The data of a MODE B stream (RFC 959 §3.4.2), restart-marker blocks skipped; panics on a
+/// stream that does not end with an EOF block.
+fn unblock(mut wire: &[u8]) -> Vec<u8> {
+    let mut data = Vec::new();
+    loop {
+        assert!(wire.len() >= 3, "block stream cut short");
+        let (desc, count) = (wire[0], usize::from(u16::from_be_bytes([wire[1], wire[2]])));
+        let body = &wire[3..3 + count];
+        if desc & 0x10 == 0 {
+            data.extend_from_slice(body);
+        }
+        wire = &wire[3 + count..];
+        if desc & 0x40 != 0 {
+            assert!(wire.is_empty(), "bytes after the EOF block");
+            return data;
+        }
+    }
+}
+
+#[test]
+fn block_and_compressed_modes_run_over_prot_p() {
+    // Under PROT P the block framing goes through rustls, never sendfile on the raw socket.
+    let Some(s) = start_with(&[]) else { return };
+    let body = pattern(5 * 1024 * 1024 + 11);
+    std::fs::write(s.server.root().join("big.bin"), &body).unwrap();
+    let mut c = s.alice();
+    c.expect("MODE B", 200);
+    let (wire, (code, text)) = c.download("RETR big.bin", true);
+    assert_eq!(code, 226, "{text}");
+    assert!(
+        unblock(&wire) == body,
+        "MODE B over TLS: the blocks carry the file"
+    );
+    // An upload in block mode: two data blocks, then EOF.
+    let mut up = vec![0x00, 0x00, 0x03];
+    up.extend_from_slice(b"abc");
+    up.extend_from_slice(&[0x40, 0x00, 0x02]);
+    up.extend_from_slice(b"de");
+    let (code, text) = c.upload("STOR up.bin", &up, true);
+    assert_eq!(code, 226, "{text}");
+    assert_eq!(
+        std::fs::read(s.server.root().join("up.bin")).unwrap(),
+        b"abcde"
+    );
+    // Compressed mode: a replicated byte (10 + count 5, 'z') then EOF (escape, descriptor 64).
+    c.expect("MODE C", 200);
+    let (code, text) = c.upload("STOR z.bin", &[0x85, b'z', 0x00, 0x40], true);
+    assert_eq!(code, 226, "{text}");
+    assert_eq!(
+        std::fs::read(s.server.root().join("z.bin")).unwrap(),
+        b"zzzzz"
+    );
+}
