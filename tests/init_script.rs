@@ -174,12 +174,18 @@ fn init_script_starts_reloads_and_stops_the_daemon() {
 #[test]
 fn init_script_makes_a_self_signed_certificate_on_first_start() {
     if Command::new("busybox").arg("true").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "busybox is required in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "busybox is required in CI"
+        );
         println!("SKIP init_script: busybox not installed");
         return;
     }
     if Command::new("openssl").arg("version").output().is_err() {
-        assert!(std::env::var_os("CI").is_none(), "openssl is required in CI");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is required in CI"
+        );
         println!("SKIP init_script certificate: openssl not installed");
         return;
     }
