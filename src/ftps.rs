@@ -63,6 +63,22 @@ impl Ftps {
         }
     }
 
+    /// After a chroot into `chroot_root`: SIGHUP reads the certificate and key where the
+    /// process sees them now (a file outside the new root cannot be reloaded; the old pair
+    /// then stays, with the error logged).
+    pub fn after_chroot(&self, config: &Config, chroot_root: &std::path::Path) {
+        #[cfg(feature = "tls")]
+        if let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) {
+            let seen = |p: &std::path::Path| crate::privilege::inside_chroot(p, Some(chroot_root));
+            self.0.store().reload_from(seen(cert), seen(key));
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            let _ = (config, chroot_root);
+            match *self {}
+        }
+    }
+
     /// SIGHUP: read the certificate and key again; on error the old pair stays in use.
     pub fn reload(&self) -> Result<(), String> {
         #[cfg(feature = "tls")]

@@ -131,6 +131,9 @@ fn settings_then_privileges(config: Config) -> Result<(Settings, Option<Ftps>), 
     let ftps = Ftps::load(&config)?;
     let mut settings = load_settings(config, None)?;
     settings.chroot_root = drop_privileges(&settings.config)?;
+    if let (Some(ftps), Some(root)) = (&ftps, &settings.chroot_root) {
+        ftps.after_chroot(&settings.config, root);
+    }
     Ok((settings, ftps))
 }
 

@@ -13,8 +13,8 @@ use std::sync::{Arc, PoisonError, RwLock};
 /// The certificate/key files and the pair last loaded from them.
 #[derive(Debug)]
 pub struct CertStore {
-    cert_path: PathBuf,
-    key_path: PathBuf,
+    /// Where a reload reads the certificate and key: after a chroot, as seen from inside.
+    paths: RwLock<(PathBuf, PathBuf)>,
     current: RwLock<Arc<Identity>>,
 }
 
@@ -23,16 +23,26 @@ impl CertStore {
     pub fn open(cert_path: &Path, key_path: &Path) -> Result<CertStore, LoadError> {
         let identity = certificate::load(cert_path, key_path)?;
         Ok(CertStore {
-            cert_path: cert_path.to_path_buf(),
-            key_path: key_path.to_path_buf(),
+            paths: RwLock::new((cert_path.to_path_buf(), key_path.to_path_buf())),
             current: RwLock::new(Arc::new(identity)),
         })
+    }
+
+    /// Where later reloads read the files: the process changed its root (chroot) after the
+    /// first load, so the same files have other paths now.
+    pub fn reload_from(&self, cert_path: PathBuf, key_path: PathBuf) {
+        *self.paths.write().unwrap_or_else(PoisonError::into_inner) = (cert_path, key_path);
     }
 
     /// Read the files again. On success new handshakes present the new pair (running sessions
     /// keep their keys); on error the current pair stays and the error says why.
     pub fn reload(&self) -> Result<Arc<Identity>, LoadError> {
-        let identity = Arc::new(certificate::load(&self.cert_path, &self.key_path)?);
+        let (cert_path, key_path) = self
+            .paths
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let identity = Arc::new(certificate::load(&cert_path, &key_path)?);
         *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::clone(&identity);
         Ok(identity)
     }
@@ -80,6 +90,24 @@ mod tests {
         let id = store.reload().unwrap();
         assert_eq!(id.certified.cert[0].to_vec(), pki.rsa2048.cert_der);
         assert_eq!(leaf(&store), pki.rsa2048.cert_der);
+    }
+
+    #[test]
+    fn reload_reads_where_reload_from_says() {
+        // After a chroot the same files have other paths: a reload must read the new ones.
+        let Some(pki) = Pki::shared() else { return };
+        let dir = TempDir::new("tls-reload-from");
+        let (cert, key) = (dir.0.join("cert.pem"), dir.0.join("key.pem"));
+        std::fs::write(&cert, &pki.ec.cert_pem).unwrap();
+        std::fs::write(&key, &pki.ec.key_pkcs8_pem).unwrap();
+        let store = CertStore::open(&cert, &key).unwrap();
+        let inside = dir.0.join("root");
+        std::fs::create_dir(&inside).unwrap();
+        std::fs::write(inside.join("cert.pem"), &pki.rsa2048.cert_pem).unwrap();
+        std::fs::write(inside.join("key.pem"), &pki.rsa2048.key_legacy_der).unwrap();
+        store.reload_from(inside.join("cert.pem"), inside.join("key.pem"));
+        let id = store.reload().unwrap();
+        assert_eq!(id.certified.cert[0].to_vec(), pki.rsa2048.cert_der);
     }
 
     #[test]
