@@ -101,7 +101,10 @@ cross_triple_var = $(subst -,_,$(TARGET))
 CROSS_ENV        = PATH="$(ZIG_VENV)/bin:$$PATH" RUSTUP_TOOLCHAIN=$(CROSS_TOOLCHAIN) \
                    CARGO_TARGET_DIR="$(CROSS_TARGET_DIR)" RUST_LIBC_UNSTABLE_MUSL_V1_2_3=1 \
                    CC_$(cross_triple_var)="$(CURDIR)/cross/zcc-$(TARGET)" \
-                   AR_$(cross_triple_var)="$(CURDIR)/cross/zar"
+                   AR_$(cross_triple_var)="$(CURDIR)/cross/zar" \
+                   $(if $(filter aarch64-%,$(TARGET)),RUSTC_BOOTSTRAP=1)
+# (aarch64's rustflags in .cargo/config.toml take one -Z flag, location-detail=none, to fit its
+# TLS size budget; RUSTC_BOOTSTRAP lets it through where std comes prebuilt too.)
 # TLS=0: the plain server, without rustls and ring (cargo's --no-default-features).
 TLS ?= 1
 cross_features = $(if $(filter 0,$(TLS)),--no-default-features)
