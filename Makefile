@@ -198,9 +198,11 @@ bench-quick: release
 	@$(bench_static_args); set -x; python3 tests/bench/run --quick "$$@" $(BENCH_ARGS)
 
 # Just the FTPS rows (issue 12): PROT P RETR/STOR, TLS logins/s, memory per idle TLS session,
-# against vsftpd, pure-ftpd and ProFTPD with the same certificate; a few minutes.
+# against vsftpd, pure-ftpd and ProFTPD with the same certificate (BusyBox ftpd has no TLS);
+# a few minutes.
 bench-ftps: release
-	@$(bench_static_args); set -x; python3 tests/bench/run --tests ftps --rounds 3 "$$@" $(BENCH_ARGS)
+	@$(bench_static_args); set -x; python3 tests/bench/run --tests ftps --rounds 3 \
+		--servers ferroftpd,ferroftpd-static,vsftpd,pure-ftpd,proftpd "$$@" $(BENCH_ARGS)
 
 # Just the RFC 959 mode rows (issue 13): RETR of one random file in MODE S, B and C, ferroftpd
 # only, no root needed; about a minute.
