@@ -178,7 +178,7 @@ size-matrix:
 # devices run; the memory targets are checked on it. BENCH_STATIC_TARGET is the static target
 # that runs natively here. It is built first when the cross toolchain is there; if it is not,
 # or the build fails, the run prints why and leaves that column out (the bench goes on).
-.PHONY: bench bench-quick bench-modes
+.PHONY: bench bench-quick bench-modes bench-ftps
 
 BENCH_STATIC_TARGET ?= i686-unknown-linux-musl
 # More driver options, e.g. BENCH_ARGS="--tests idle,hold"
@@ -199,6 +199,13 @@ bench: release
 # Reduced: 256 MiB transfers, 2 rounds, ferroftpd (both builds) and vsftpd; under a minute.
 bench-quick: release
 	@$(bench_static_args); set -x; python3 tests/bench/run --quick "$$@" $(BENCH_ARGS)
+
+# Just the FTPS rows (issue 12): PROT P RETR/STOR, TLS logins/s, memory per idle TLS session,
+# against vsftpd, pure-ftpd and ProFTPD with the same certificate (BusyBox ftpd has no TLS);
+# a few minutes.
+bench-ftps: release
+	@$(bench_static_args); set -x; python3 tests/bench/run --tests ftps --rounds 3 \
+		--servers ferroftpd,ferroftpd-static,vsftpd,pure-ftpd,proftpd "$$@" $(BENCH_ARGS)
 
 # Just the RFC 959 mode rows (issue 13): RETR of one random file in MODE S, B and C, ferroftpd
 # only, no root needed; about a minute.
