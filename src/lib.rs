@@ -46,8 +46,9 @@
 //!   the wire format lives in [`reply::Reply::to_bytes`];
 //! - data connections and their security checks (PORT bounce, PASV peer) are in
 //!   [`data_channel`], over the listening sockets of [`net`] (which the [`listener`] uses
-//!   too); the worker pool in [`data_pool`]; the copy loops in [`transfer`]; small downloads
-//!   that skip the pool in [`inline_send`];
+//!   too); the worker pool in [`data_pool`]; a job and its outcome in [`transfer`], its copy
+//!   loops in `transfer/downloads.rs` (sendfile, ASCII, TLS) and `transfer/uploads.rs`; small
+//!   downloads that skip the pool in [`inline_send`];
 //! - RFC 959's types, structures and modes (ASCII's CRLF, EBCDIC, ASA carriage control,
 //!   STRU R, MODE B and C with restart markers) are pure codecs over caller-owned buffers in
 //!   [`codec`], chained for a transfer's TYPE/STRU/MODE by [`representation`] (which
