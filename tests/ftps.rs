@@ -359,11 +359,7 @@ fn sighup_reloads_the_certificate_for_new_connections() {
     let renewed = pki.leaf("renewed", 365);
     std::fs::copy(&renewed.cert, &live.cert).unwrap();
     let mark = server.log_mark();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.pid()),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .unwrap();
+    server.signal(nix::sys::signal::Signal::SIGHUP);
     assert!(
         server.wait_for_log_after(mark, Duration::from_secs(30), |l| l
             .contains("TLS certificate not reloaded"))
@@ -374,11 +370,7 @@ fn sighup_reloads_the_certificate_for_new_connections() {
     // The whole renewal: new connections get it, the running one goes on.
     std::fs::copy(&renewed.key, &live.key).unwrap();
     let mark = server.log_mark();
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(server.pid()),
-        nix::sys::signal::Signal::SIGHUP,
-    )
-    .unwrap();
+    server.signal(nix::sys::signal::Signal::SIGHUP);
     assert!(
         server.wait_for_log_after(mark, Duration::from_secs(30), |l| l
             .contains("TLS certificate reloaded"))

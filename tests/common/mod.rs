@@ -423,6 +423,12 @@ impl Server {
         i32::try_from(self.child.id()).unwrap()
     }
 
+    /// Send `sig` to the server, by its pid.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.pid()), sig)
+            .unwrap_or_else(|e| panic!("kill -{sig}: {e}"));
+    }
+
     /// True while the child has not exited.
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
