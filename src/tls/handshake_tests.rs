@@ -43,11 +43,21 @@ fn client(
     version: &'static SupportedProtocolVersion,
     resumption: Resumption,
 ) -> Arc<ClientConfig> {
+    client_with(ca_pem, version, resumption, super::client_provider())
+}
+
+/// [`client`] with the suites and key exchanges of `provider`.
+fn client_with(
+    ca_pem: &[u8],
+    version: &'static SupportedProtocolVersion,
+    resumption: Resumption,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+) -> Arc<ClientConfig> {
     let mut roots = RootCertStore::empty();
     for cert in CertificateDer::pem_slice_iter(ca_pem) {
         roots.add(cert.unwrap()).unwrap();
     }
-    let mut config = ClientConfig::builder_with_provider(super::client_provider())
+    let mut config = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[version])
         .unwrap()
         .with_root_certificates(roots)
@@ -67,6 +77,7 @@ struct Seen {
     client_kind: Option<HandshakeKind>,
     closed: Closed,
     leaf: Vec<u8>,
+    suite: rustls::CipherSuite,
 }
 
 /// One connection: our server on a thread with `stack` bytes of stack, the client here.
@@ -105,6 +116,7 @@ fn connect_with_stack(server: Arc<ServerConfig>, client: Arc<ClientConfig>, stac
         client_kind: tls.conn.handshake_kind(),
         closed,
         leaf: tls.conn.peer_certificates().unwrap()[0].to_vec(),
+        suite: tls.conn.negotiated_cipher_suite().unwrap().suite(),
     }
 }
 
@@ -156,6 +168,37 @@ fn data_connections_resume_their_control_session_and_no_other() {
             "{name}: another control connection's session"
         );
         assert_eq!(other.client_kind, Some(HandshakeKind::Full), "{name}");
+    }
+}
+
+#[test]
+fn the_server_picks_the_suite_in_its_own_order() {
+    let Some(pki) = Pki::shared() else { return };
+    let (tls, _dir) = tls_server(&pki.ec);
+    let config = tls.for_session().unwrap();
+    for version in [&TLS13, &TLS12] {
+        // ring's client order puts AES-256-GCM first; ours depends on the CPU.
+        let ours = super::provider()
+            .cipher_suites
+            .iter()
+            .find(|s| s.version() == version)
+            .unwrap()
+            .suite();
+        let offer = client(&pki.ca_pem, version, Resumption::disabled());
+        assert_eq!(connect(&config, &offer).suite, ours, "{version:?}");
+        // A client that offers one suite gets it.
+        let mut provider = (*super::client_provider()).clone();
+        provider.cipher_suites.retain(|s| s.version() == version);
+        provider.cipher_suites.rotate_left(1);
+        provider.cipher_suites.truncate(1);
+        let wanted = provider.cipher_suites[0].suite();
+        let only = client_with(
+            &pki.ca_pem,
+            version,
+            Resumption::disabled(),
+            Arc::new(provider),
+        );
+        assert_eq!(connect(&config, &only).suite, wanted);
     }
 }
 
