@@ -338,6 +338,37 @@ fn fsync_off_still_stores_correctly() {
     assert!(c.retr("nosync.bin") == body);
 }
 
+/// An upload whose connection is reset keeps every byte that arrived, so the client can resume
+/// from the size it finds (REST + STOR, lftp's reput). The server gathers several reads before
+/// each file write: what it holds when the connection fails must still reach the file.
+#[test]
+fn upload_cut_by_a_reset_keeps_every_byte_received() {
+    let srv = Server::builder().user(ALICE).start();
+    let mut c = srv.login(ALICE);
+    // Less than one gathering (half the 128 KiB buffer), and not a multiple of any read size.
+    let sent = 50_001;
+    let data = start_upload(&mut c, "cut.bin", sent);
+    assert!(
+        poll_until(Duration::from_secs(15), || {
+            let (code, text) = c.cmd("STAT");
+            assert_eq!(code, 213, "STAT during the upload: {text}");
+            text.contains(&format!(" {sent} bytes"))
+        }),
+        "the server did not receive the {sent} bytes"
+    );
+    // SO_LINGER 0: close sends RST, a cut connection rather than the end of the upload.
+    socket2::SockRef::from(&data)
+        .set_linger(Some(Duration::ZERO))
+        .unwrap();
+    drop(data);
+    let (code, text) = c.read_reply();
+    assert_eq!(code, 426, "{text}");
+    assert!(
+        fs::read(srv.root().join("cut.bin")).unwrap() == pattern(sent, 9),
+        "the bytes received before the reset are not all in the file"
+    );
+}
+
 // ---------------------------------------------------------------------------------------------
 // Full disk
 
