@@ -40,10 +40,23 @@ impl Sandbox {
 
     /// Run the init script with `action`, pointed at this sandbox.
     fn script(&self, action: &str) -> Output {
+        self.script_with_path(action, None)
+    }
+
+    /// [`Sandbox::script`] with `PATH` set to `path` (to hide or fake tools).
+    fn script_with_path(&self, action: &str, path: Option<&Path>) -> Output {
         let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("etc/init.d/S50ferroftpd");
         let daemon = std::fs::canonicalize(env!("CARGO_BIN_EXE_ferroftpd")).expect("binary");
-        Command::new("busybox")
-            .arg("sh")
+        let mut cmd = match path {
+            // Found on our PATH: the child's would be searched otherwise.
+            Some(path) => {
+                let mut cmd = Command::new(which("busybox"));
+                cmd.env("PATH", path);
+                cmd
+            }
+            None => Command::new("busybox"),
+        };
+        cmd.arg("sh")
             .arg(script)
             .arg(action)
             .env("DAEMON", daemon)
@@ -231,6 +244,179 @@ fn init_script_makes_a_self_signed_certificate_on_first_start() {
     assert!(sb.script("start").status.success());
     assert_eq!(std::fs::read(&cert).unwrap(), made);
     assert!(sb.script("stop").status.success());
+}
+
+/// A stand-in for OpenWrt's px5g (`px5g selfsigned`, as px5g-mbedtls parses it) built on
+/// openssl: a DER certificate and a DER key in the traditional form (PKCS#1 for RSA, SEC1 for
+/// EC), as px5g writes them. Stricter than px5g about unknown options; `ec` refused unless
+/// EC_OK, like older px5g builds. Each call's arguments are appended to `calls`.
+const FAKE_PX5G: &str = r#"#!/bin/sh
+echo "$*" >> "@CALLS@"
+OPENSSL="@OPENSSL@"
+[ "$1" = selfsigned ] || exit 1
+shift
+der=no alg=rsa bits=512 days=30 keyout= out= subj=
+while [ $# -gt 0 ]; do
+	case "$1" in
+	-der) der=yes ;;
+	-newkey)
+		case "$2" in
+		rsa:*) alg=rsa bits=${2#rsa:} ;;
+		ec) [ "@EC_OK@" = yes ] || { echo "error: invalid algorithm" >&2; exit 1; }; alg=ec ;;
+		*) echo "error: invalid algorithm" >&2; exit 1 ;;
+		esac
+		shift ;;
+	-pkeyopt) [ "$2" = ec_paramgen_curve:P-256 ] || exit 1; shift ;;
+	-days) days=$2; shift ;;
+	-keyout) keyout=$2; shift ;;
+	-out) out=$2; shift ;;
+	-subj) case "$2" in /*) subj=$2 ;; *) exit 1 ;; esac; shift ;;
+	*) echo "unknown option $1" >&2; exit 1 ;;
+	esac
+	shift
+done
+[ "$der" = yes ] && [ -n "$keyout" ] && [ -n "$out" ] && [ -n "$subj" ] || exit 1
+if [ "$alg" = ec ]; then
+	"$OPENSSL" ecparam -name prime256v1 -genkey -noout -out "$keyout.pem" &&
+		"$OPENSSL" ec -in "$keyout.pem" -outform DER -out "$keyout" || exit 1
+else
+	"$OPENSSL" genrsa -traditional -out "$keyout.pem" "$bits" &&
+		"$OPENSSL" rsa -traditional -in "$keyout.pem" -outform DER -out "$keyout" || exit 1
+fi
+"$OPENSSL" req -x509 -new -key "$keyout.pem" -days "$days" -subj "$subj" -outform DER \
+	-out "$out" || exit 1
+rm -f "$keyout.pem"
+"#;
+
+/// OpenWrt has no openssl but px5g: the init script makes the certificate with px5g (EC
+/// P-256, or RSA 2048 where px5g knows only RSA), in DER, and the server presents it.
+#[test]
+fn init_script_makes_a_certificate_with_px5g_where_there_is_no_openssl() {
+    if Command::new("busybox").arg("true").output().is_err() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "busybox is required in CI"
+        );
+        println!("SKIP init_script px5g: busybox not installed");
+        return;
+    }
+    let Some(openssl) = ["/usr/bin/openssl", "/bin/openssl", "/usr/local/bin/openssl"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is required in CI"
+        );
+        println!("SKIP init_script px5g: openssl (behind the fake px5g) not installed");
+        return;
+    };
+    if !cfg!(feature = "tls") {
+        return;
+    }
+    let busybox = which("busybox");
+    for ec_ok in [true, false] {
+        let sb = Sandbox::new();
+        // A PATH of BusyBox applets and px5g: no openssl on it.
+        let bin = sb.dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        for applet in [
+            "sed",
+            "tail",
+            "mkdir",
+            "dirname",
+            "hostname",
+            "start-stop-daemon",
+            "sleep",
+            "rm",
+            "cat",
+        ] {
+            std::os::unix::fs::symlink(&busybox, bin.join(applet)).unwrap();
+        }
+        let calls = sb.dir.join("px5g-calls");
+        let fake = FAKE_PX5G
+            .replace("@CALLS@", &calls.display().to_string())
+            .replace("@OPENSSL@", &openssl.display().to_string())
+            .replace("@EC_OK@", if ec_ok { "yes" } else { "no" });
+        std::fs::write(bin.join("px5g"), fake).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("px5g"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let (cert, key) = (sb.dir.join("tls/cert.der"), sb.dir.join("tls/key.der"));
+        std::fs::write(
+            sb.dir.join("ftp.conf"),
+            format!(
+                "listen = 127.0.0.1\nport = 0\nanonymous = yes\nroot = {}\n\
+                 shutdown_timeout = 2\ntls_cert = {}\ntls_key = {}\n",
+                sb.dir.join("srv").display(),
+                cert.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+        let out = sb.script_with_path("start", Some(&bin));
+        assert!(out.status.success(), "ec_ok={ec_ok}: {}", text(&out));
+        assert!(
+            text(&out).contains("made a self-signed certificate"),
+            "{}",
+            text(&out)
+        );
+        let made = std::fs::read_to_string(&calls).unwrap();
+        let expected_calls = if ec_ok { 1 } else { 2 };
+        assert_eq!(made.lines().count(), expected_calls, "{made}");
+        assert!(made.lines().all(|l| l.starts_with("selfsigned -der ")));
+        let key_mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(key_mode & 0o077, 0, "key readable by others: {key_mode:o}");
+        let der = std::fs::read(&cert).unwrap();
+        assert_eq!(der[0], 0x30, "not DER");
+        // The key is EC (SEC1) where px5g made one, else RSA (PKCS#1).
+        let key_text = Command::new(openssl)
+            .args(["pkey", "-inform", "DER", "-noout", "-text", "-in"])
+            .arg(&key)
+            .output()
+            .unwrap();
+        let key_text = String::from_utf8_lossy(&key_text.stdout).into_owned();
+        let want = if ec_ok { "prime256v1" } else { "2048 bit" };
+        assert!(key_text.contains(want), "ec_ok={ec_ok}: {key_text}");
+        // The server presents exactly that certificate over AUTH TLS.
+        let port = port_of(&out);
+        let shown = Command::new(openssl)
+            .args(["s_client", "-starttls", "ftp", "-connect"])
+            .arg(format!("127.0.0.1:{port}"))
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap();
+        let pem = String::from_utf8_lossy(&shown.stdout).into_owned();
+        let mut x509 = Command::new(openssl)
+            .args(["x509", "-outform", "DER"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        x509.stdin
+            .take()
+            .unwrap()
+            .write_all(pem.as_bytes())
+            .unwrap();
+        let presented = x509.wait_with_output().unwrap().stdout;
+        assert!(
+            presented == der,
+            "ec_ok={ec_ok}: the server presented another certificate:\n{pem}"
+        );
+        assert!(sb.script_with_path("stop", Some(&bin)).status.success());
+    }
+}
+
+/// The absolute path of `program` on PATH.
+fn which(program: &str) -> PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(program))
+                .find(|p| p.is_file())
+        })
+        .unwrap_or_else(|| panic!("{program} not on PATH"))
 }
 
 #[test]
