@@ -106,10 +106,11 @@ impl Control {
         let require_resume = self.settings.config.tls_session_reuse == TlsReuse::Required;
         self.reader
             .get_ref()
-            .session_config(upload)
+            .session_config()
             .map(|config| Protection {
                 config: config.clone(),
                 require_resume,
+                upload,
             })
     }
 

@@ -29,8 +29,6 @@ enum Inner {
         stream: Box<TlsStream<FdPair<File, File>>>,
         /// Its own: its data connections resume this session with it (same cache and key).
         config: SessionConfig,
-        /// The same for uploads, without session tickets (see `ftps::upload_config`).
-        upload_config: SessionConfig,
     },
     /// A failed upgrade left nothing usable: reads end, writes fail.
     #[cfg_attr(not(feature = "tls"), allow(dead_code))]
@@ -78,18 +76,12 @@ impl ControlIo {
         }
     }
 
-    /// The TLS configuration of this session for a PROT P data connection (`upload`: one the
-    /// client only writes to).
-    pub fn session_config(&self, upload: bool) -> Option<&SessionConfig> {
+    /// The TLS configuration of this session, for its PROT P data connections.
+    pub fn session_config(&self) -> Option<&SessionConfig> {
         match &self.inner {
             #[cfg(feature = "tls")]
-            Inner::Tls { upload_config, .. } if upload => Some(upload_config),
-            #[cfg(feature = "tls")]
             Inner::Tls { config, .. } => Some(config),
-            _ => {
-                let _ = upload;
-                None
-            }
+            _ => None,
         }
     }
 
@@ -109,18 +101,13 @@ impl ControlIo {
                 return Err(StartTlsError("TLS is already active".to_string()));
             };
             let io = FdPair { input, output };
-            let upload_config = crate::ftps::upload_config(&config);
             let up = crate::tls::starttls::upgrade(config.clone(), io, unread, timeout)
                 .map_err(|e| StartTlsError(e.to_string()))?;
             let mut stream = Box::new(up.stream);
             // Each read does one socket read at most, so the control loop sees its deadlines
             // and the shutdown signal between reads (half a record is WouldBlock).
             stream.set_single_reads(true);
-            self.inner = Inner::Tls {
-                stream,
-                config,
-                upload_config,
-            };
+            self.inner = Inner::Tls { stream, config };
             Ok(up.discarded)
         }
         #[cfg(not(feature = "tls"))]

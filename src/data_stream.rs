@@ -49,6 +49,9 @@ impl DataStream {
             let peer = socket.peer_addr().ok();
             let mut tls = TlsStream::new(protection.config.clone(), socket)
                 .map_err(|_| Refusal::Handshake)?;
+            if protection.upload {
+                tls.hold_tickets_until_close();
+            }
             if let Err(e) = tls.handshake(timeout) {
                 log::info!("{peer:?}: data connection: {e}");
                 return Err(Refusal::Handshake);

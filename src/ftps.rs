@@ -36,6 +36,9 @@ pub struct Protection {
     pub config: SessionConfig,
     /// `tls_session_reuse = required`: a handshake that did not resume is refused (522).
     pub require_resume: bool,
+    /// The connection carries an upload: TLS 1.3 tickets wait for the close (see
+    /// `TlsStream::hold_tickets_until_close`).
+    pub upload: bool,
 }
 
 impl Ftps {
@@ -102,19 +105,6 @@ impl Ftps {
         #[cfg(not(feature = "tls"))]
         match *self {}
     }
-}
-
-/// The configuration of a control connection's upload connections: the same certificate,
-/// session cache and ticket key, but no TLS 1.3 session tickets. The client never reads on
-/// an upload's connection, so unread tickets would make its close a reset (RST), which can
-/// discard the end of the upload and its close_notify before the server read them (seen with
-/// curl and lftp). Downloads keep them: the client reads them, and clients that use each
-/// ticket once (rustls) need new ones.
-#[cfg(feature = "tls")]
-pub fn upload_config(control: &SessionConfig) -> SessionConfig {
-    let mut config = (**control).clone();
-    config.send_tls13_tickets = 0;
-    Arc::new(config)
 }
 
 /// `-t`: whether the configured pair loads and matches (`Err`), and a warning when the

@@ -1,7 +1,8 @@
 //! Real clients over FTPS: curl (`--ssl-reqd`, and `ftps://` on the implicit port), lftp
 //! (`ftp:ssl-force`, `mirror` both ways, `reget`), Python's `ftplib.FTP_TLS` stock (which
 //! never resumes the session on data connections: 522 under `tls_session_reuse = required`)
-//! and with a subclass that resumes it as FileZilla and WinSCP do; `tls_required` both ways.
+//! and with a subclass that resumes it as FileZilla and WinSCP do; PHP's `ftp_ssl_connect`
+//! (each TLS 1.3 ticket used once); `tls_required` both ways.
 #![cfg(feature = "tls")]
 
 mod common;
@@ -236,6 +237,54 @@ fn python_ftplib_resuming_the_session_works_under_required() {
     out.assert_ok();
     assert!(lossy(&out.stdout).starts_with("OK "), "{}", out.describe());
     assert!(fs::read(t.fx.srv.root().join("up.dat")).unwrap() == t.fx.bin);
+}
+
+/// PHP's ftp extension: each data connection resumes with the newest session OpenSSL handed
+/// it, and OpenSSL uses a TLS 1.3 ticket once; so every data connection, uploads included,
+/// must bring new tickets, or the next one gets 522. Uploads and downloads in both data
+/// modes, in an order where an upload is followed by more data connections.
+const PHP: &str = r#"
+[, $host, $port, $user, $pass, $local] = $argv;
+$c = ftp_ssl_connect($host, (int)$port, 20) or exit("connect failed\n");
+ftp_login($c, $user, $pass) or exit("login failed\n");
+foreach ([true, false] as $pasv) {
+    ftp_pasv($c, $pasv);
+    $m = $pasv ? "pasv" : "port";
+    $steps = [
+        ["put1", fn() => ftp_put($c, "$m-1.dat", "$local/bin.dat", FTP_BINARY)],
+        ["put2", fn() => ftp_put($c, "$m-2.dat", "$local/bin.dat", FTP_BINARY)],
+        ["get", fn() => ftp_get($c, "$local/$m-got.dat", "bin.dat", FTP_BINARY)],
+        ["put3", fn() => ftp_put($c, "$m-3.dat", "$local/bin.dat", FTP_BINARY)],
+        ["nlist", fn() => is_array(ftp_nlist($c, "pub"))],
+        ["put4", fn() => ftp_put($c, "$m-4.dat", "$local/bin.dat", FTP_BINARY)],
+    ];
+    foreach ($steps as [$name, $step]) {
+        echo "$m $name ", $step() ? "ok" : "FAILED", "\n";
+    }
+}
+ftp_close($c);
+"#;
+
+#[test]
+fn php_ftp_ssl_connect_resumes_on_every_data_connection() {
+    let Some(t) = tls_fx(&[]) else { return };
+    let Some(mut php) = tool("php") else { return };
+    let local = t.fx.local.path();
+    fs::write(local.join("bin.dat"), &t.fx.bin).unwrap();
+    php.args(["-r", PHP, "--", "127.0.0.1", &t.fx.port()])
+        .args([ALICE.name, ALICE.password])
+        .arg(local);
+    let out = run(php, None, T);
+    out.assert_ok();
+    let text = lossy(&out.stdout);
+    assert_eq!(text.matches(" ok\n").count(), 12, "{}", out.describe());
+    for m in ["pasv", "port"] {
+        for i in 1..=4 {
+            let up = t.fx.srv.root().join(format!("{m}-{i}.dat"));
+            assert!(fs::read(up).unwrap() == t.fx.bin, "{m} upload {i}");
+        }
+        assert!(fs::read(local.join(format!("{m}-got.dat"))).unwrap() == t.fx.bin);
+    }
 }
 
 #[test]

@@ -190,6 +190,39 @@ fn prot_p_download_upload_and_listing_resuming_the_session() {
     assert_eq!(plain, b"small\n");
 }
 
+/// Uploads in a row, with a client that uses each TLS 1.3 ticket once (rustls; OpenSSL with
+/// its client cache, as PHP's ftp_ssl_connect): every upload connection must bring it a new
+/// ticket, or its third data connection cannot resume (522). The tickets are sent after the
+/// client's close_notify, so a client that never reads them does not reset the connection
+/// with data unsent (the last upload below closes without reading).
+#[test]
+fn uploads_in_a_row_each_resume_with_single_use_tickets() {
+    let Some(s) = start_with(&[]) else { return };
+    let mut c = s.alice();
+    for i in 0..5 {
+        let body = pattern(200_000 + i);
+        let (code, text) = c.upload(&format!("STOR up{i}.bin"), &body, true);
+        assert_eq!(code, 226, "upload {i}: {text}");
+        assert!(std::fs::read(s.server.root().join(format!("up{i}.bin"))).unwrap() == body);
+    }
+    let (data, (code, text)) = c.download("RETR up4.bin", true);
+    assert_eq!(code, 226, "{text}");
+    assert_eq!(data.len(), 200_004);
+    // As curl does: close_notify, then close at once with the server's tickets unread.
+    let body = pattern(3 * 1024 * 1024 + 5);
+    let sock = c.data_socket();
+    c.send("STOR last.bin");
+    c.reply_code(150);
+    let mut tls = c.tls_data(sock, true);
+    tls.write_all(&body).unwrap();
+    tls.conn.send_close_notify();
+    tls.flush().unwrap();
+    drop(tls);
+    let (code, text) = c.reply();
+    assert_eq!(code, 226, "{text}");
+    assert!(std::fs::read(s.server.root().join("last.bin")).unwrap() == body);
+}
+
 #[test]
 fn data_connection_without_resumption_gets_522_and_the_session_lives_on() {
     let Some(s) = start_with(&[]) else { return };

@@ -120,6 +120,9 @@ pub struct TlsStream<T> {
     io: T,
     /// Reads do at most one transport read (see [`TlsStream::set_single_reads`]).
     single_reads: bool,
+    /// TLS 1.3 messages after the handshake wait for the close (see
+    /// [`TlsStream::hold_tickets_until_close`]).
+    hold: bool,
 }
 
 impl<T: Transport> TlsStream<T> {
@@ -131,6 +134,7 @@ impl<T: Transport> TlsStream<T> {
             conn,
             io,
             single_reads: false,
+            hold: false,
         })
     }
 
@@ -156,12 +160,28 @@ impl<T: Transport> TlsStream<T> {
                 return Err(HandshakeError::Tls(e));
             }
         }
-        // The last flight, and TLS 1.3 session tickets, go out now. The handshake is complete
-        // even if they cannot: a client may already have sent a small upload and closed, and
-        // that data is still there to read. Anything really broken shows in the next read or
-        // write.
+        // What is left is TLS 1.3's session tickets (or TLS 1.2's last flight, which the
+        // client waits for). They go out now, unless held for the close. The handshake is
+        // complete even if they cannot: a client may already have sent a small upload and
+        // closed, and that data is still there to read. Anything really broken shows in the
+        // next read or write.
+        if self.hold && self.conn.protocol_version() == Some(rustls::ProtocolVersion::TLSv1_3) {
+            return Ok(());
+        }
+        self.hold = false;
         let _ = self.write_tls_until(deadline);
         Ok(())
+    }
+
+    /// For a connection the client only writes to (an upload): keep TLS 1.3 session tickets
+    /// until [`TlsStream::send_close_notify`] or [`TlsStream::close`], so they go out after
+    /// the client's close_notify, with ours. Sent at the handshake, the client never reads
+    /// them, and closing a socket with unread input sends a reset that drops what the client
+    /// had not sent yet: the end of the upload (seen with curl and lftp). Never sent, a client
+    /// that uses each ticket once (PHP's ftp_ssl_connect, rustls) runs out, and its next data
+    /// connection cannot resume (522). Call before [`TlsStream::handshake`].
+    pub fn hold_tickets_until_close(&mut self) {
+        self.hold = true;
     }
 
     /// Did this handshake resume an earlier session (the control connection's, for a data
@@ -295,9 +315,10 @@ impl<T: Transport> Read for TlsStream<T> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(e),
             }
-            // What rustls owes the peer (tickets, a KeyUpdate answer) goes out before we wait;
-            // a peer that no longer reads must not stop us reading what it sent.
-            if self.conn.wants_write() {
+            // What rustls owes the peer (tickets, a KeyUpdate answer) goes out before we wait,
+            // unless held for the close; a peer that no longer reads must not stop us reading
+            // what it sent.
+            if self.conn.wants_write() && !self.hold {
                 let _ = self.write_tls_all();
             }
             let n = self.conn.read_tls(&mut self.io)?;
