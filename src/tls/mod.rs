@@ -72,9 +72,20 @@ fn suites_in_preference_order(aes_hardware: bool) -> Vec<rustls::SupportedCipher
             (false, ..) => 2,
         }
     };
-    let mut suites = ring_provider().cipher_suites;
-    // Stable: within a rank ring's order stays (TLS 1.3 first, ECDSA before RSA).
-    suites.sort_by_key(|s| (s.version() != &rustls::version::TLS13, rank(s.suite())));
+    // ring's list itself, not another provider's copy: building a second provider keeps its
+    // signature verification code in the binary (16 KB on armv7), which `provider` drops.
+    #[allow(deprecated)]
+    let all = rustls::crypto::ring::DEFAULT_CIPHER_SUITES;
+    // Picked rank by rank rather than sorted: std's stable sort adds 11 KB for nine items.
+    // Within a rank ring's order stays (ECDSA before RSA).
+    let mut suites = Vec::with_capacity(all.len());
+    for tls13 in [true, false] {
+        for wanted in 0..3 {
+            suites.extend(all.iter().copied().filter(|s| {
+                (s.version() == &rustls::version::TLS13) == tls13 && rank(s.suite()) == wanted
+            }));
+        }
+    }
     suites
 }
 
