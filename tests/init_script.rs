@@ -80,6 +80,19 @@ impl Drop for Sandbox {
     }
 }
 
+/// Whether busybox is there: without it `test` prints SKIP locally, and fails under CI.
+fn have_busybox(test: &str) -> bool {
+    if Command::new("busybox").arg("true").output().is_ok() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "busybox is required in CI"
+    );
+    println!("SKIP {test}: busybox not installed");
+    false
+}
+
 /// Whether `pid` is a running (not zombie, not gone) process.
 fn running(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -126,12 +139,7 @@ fn greeting(port: u16) -> String {
 
 #[test]
 fn init_script_starts_reloads_and_stops_the_daemon() {
-    if Command::new("busybox").arg("true").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "busybox is required in CI"
-        );
-        println!("SKIP init_script: busybox not installed");
+    if !have_busybox("init_script") {
         return;
     }
     let sb = Sandbox::new();
@@ -186,12 +194,7 @@ fn init_script_starts_reloads_and_stops_the_daemon() {
 
 #[test]
 fn init_script_makes_a_self_signed_certificate_on_first_start() {
-    if Command::new("busybox").arg("true").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "busybox is required in CI"
-        );
-        println!("SKIP init_script: busybox not installed");
+    if !have_busybox("init_script") {
         return;
     }
     if Command::new("openssl").arg("version").output().is_err() {
@@ -292,12 +295,7 @@ rm -f "$keyout.pem"
 /// P-256, or RSA 2048 where px5g knows only RSA), in DER, and the server presents it.
 #[test]
 fn init_script_makes_a_certificate_with_px5g_where_there_is_no_openssl() {
-    if Command::new("busybox").arg("true").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "busybox is required in CI"
-        );
-        println!("SKIP init_script px5g: busybox not installed");
+    if !have_busybox("init_script px5g") {
         return;
     }
     let Some(openssl) = ["/usr/bin/openssl", "/bin/openssl", "/usr/local/bin/openssl"]
@@ -421,12 +419,7 @@ fn which(program: &str) -> PathBuf {
 
 #[test]
 fn shell_files_parse_under_busybox_sh() {
-    if Command::new("busybox").arg("true").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "busybox is required in CI"
-        );
-        println!("SKIP shell_files_parse_under_busybox_sh: busybox not installed");
+    if !have_busybox("shell_files_parse_under_busybox_sh") {
         return;
     }
     for file in ["etc/init.d/S50ferroftpd", "etc/tcpsvd"] {
