@@ -8,7 +8,7 @@
 //! - [`starttls`]: `AUTH TLS` without executing plaintext injected behind it;
 //! - `der`: the few bytes of X.509 read without an x509 crate.
 //!
-//! Cipher suites are chosen in the server's order ([`suites_in_preference_order`]): AES-GCM
+//! Cipher suites are chosen in the server's order (`suites_in_preference_order`): AES-GCM
 //! where the CPU has AES instructions, ChaCha20-Poly1305 first where it does not (most MIPS
 //! and 32-bit ARM routers), as Go's crypto/tls and BoringSSL do.
 //!
