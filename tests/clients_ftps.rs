@@ -80,6 +80,50 @@ fn curl_ssl_reqd_downloads_and_uploads() {
     assert_eq!(out.code, Some(60), "{}", out.describe());
 }
 
+/// TLS 1.2 (curl with OpenSSL, `--tls-max 1.2`): its data connections resume the control
+/// session by ticket or session ID (TLS 1.2 tickets come inside the handshake), under
+/// `tls_session_reuse = required`.
+#[test]
+fn curl_over_tls_1_2_downloads_uploads_and_lists() {
+    let Some(t) = tls_fx(&[]) else { return };
+    let Some(_) = curl() else { return };
+    let port: u16 = t.fx.port().parse().unwrap();
+    let out_file = t.fx.local.join("got12.dat");
+    let mut c = curl().unwrap();
+    c.args([
+        "-v",
+        "--tls-max",
+        "1.2",
+        "--ssl-reqd",
+        "--cacert",
+        &ca(&t),
+        "-o",
+    ])
+    .arg(&out_file)
+    .arg(user_url("ftp", port, "bin.dat"));
+    let out = run(c, None, T);
+    out.assert_ok();
+    // The version is the point: curl prints what it negotiated.
+    assert!(
+        lossy(&out.stderr).contains("SSL connection using TLSv1.2"),
+        "{}",
+        out.describe()
+    );
+    assert!(fs::read(&out_file).unwrap() == t.fx.bin);
+    let mut c = curl().unwrap();
+    c.args(["--tls-max", "1.2", "--ssl-reqd", "--cacert", &ca(&t), "-T"])
+        .arg(&out_file)
+        .arg(user_url("ftp", port, "up12.dat"));
+    run(c, None, T).assert_ok();
+    assert!(fs::read(t.fx.srv.root().join("up12.dat")).unwrap() == t.fx.bin);
+    let mut c = curl().unwrap();
+    c.args(["--tls-max", "1.2", "--ssl-reqd", "--cacert", &ca(&t), "-l"])
+        .arg(user_url("ftp", port, "pub/"));
+    let out = run(c, None, T);
+    out.assert_ok();
+    assert!(lossy(&out.stdout).contains("b.bin"), "{}", out.describe());
+}
+
 #[test]
 fn curl_ftps_url_on_the_implicit_port() {
     let Some(t) = tls_fx(&[]) else { return };
