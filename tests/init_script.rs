@@ -3,6 +3,9 @@
 //!
 //! Without busybox it prints SKIP locally and fails under CI.
 
+mod common;
+
+use common::clients::{find_program, have};
 use std::io::{BufRead, BufReader};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -50,7 +53,7 @@ impl Sandbox {
         let mut cmd = match path {
             // Found on our PATH: the child's would be searched otherwise.
             Some(path) => {
-                let mut cmd = Command::new(which("busybox"));
+                let mut cmd = Command::new(find_program("busybox").expect("busybox on PATH"));
                 cmd.env("PATH", path);
                 cmd
             }
@@ -80,17 +83,9 @@ impl Drop for Sandbox {
     }
 }
 
-/// Whether busybox is there: without it `test` prints SKIP locally, and fails under CI.
-fn have_busybox(test: &str) -> bool {
-    if Command::new("busybox").arg("true").output().is_ok() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "busybox is required in CI"
-    );
-    println!("SKIP {test}: busybox not installed");
-    false
+/// Whether busybox is there: without it the test prints SKIP locally, and fails under CI.
+fn have_busybox() -> bool {
+    have("busybox", find_program("busybox").is_some())
 }
 
 /// Whether `pid` is a running (not zombie, not gone) process.
@@ -139,7 +134,7 @@ fn greeting(port: u16) -> String {
 
 #[test]
 fn init_script_starts_reloads_and_stops_the_daemon() {
-    if !have_busybox("init_script") {
+    if !have_busybox() {
         return;
     }
     let sb = Sandbox::new();
@@ -194,15 +189,10 @@ fn init_script_starts_reloads_and_stops_the_daemon() {
 
 #[test]
 fn init_script_makes_a_self_signed_certificate_on_first_start() {
-    if !have_busybox("init_script") {
+    if !have_busybox() {
         return;
     }
-    if Command::new("openssl").arg("version").output().is_err() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "openssl is required in CI"
-        );
-        println!("SKIP init_script certificate: openssl not installed");
+    if !have("openssl", find_program("openssl").is_some()) {
         return;
     }
     if !cfg!(feature = "tls") {
@@ -295,25 +285,19 @@ rm -f "$keyout.pem"
 /// P-256, or RSA 2048 where px5g knows only RSA), in DER, and the server presents it.
 #[test]
 fn init_script_makes_a_certificate_with_px5g_where_there_is_no_openssl() {
-    if !have_busybox("init_script px5g") {
+    if !have_busybox() {
         return;
     }
-    let Some(openssl) = ["/usr/bin/openssl", "/bin/openssl", "/usr/local/bin/openssl"]
-        .into_iter()
-        .map(Path::new)
-        .find(|p| p.exists())
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "openssl is required in CI"
-        );
-        println!("SKIP init_script px5g: openssl (behind the fake px5g) not installed");
+    // Behind the px5g stand-in, by absolute path: the script's PATH will not have it.
+    let openssl = find_program("openssl");
+    if !have("openssl", openssl.is_some()) {
         return;
-    };
+    }
+    let openssl = openssl.expect("checked by have");
     if !cfg!(feature = "tls") {
         return;
     }
-    let busybox = which("busybox");
+    let busybox = find_program("busybox").expect("busybox on PATH");
     for ec_ok in [true, false] {
         let sb = Sandbox::new();
         // A PATH of BusyBox applets and px5g: no openssl on it.
@@ -368,7 +352,7 @@ fn init_script_makes_a_certificate_with_px5g_where_there_is_no_openssl() {
         let der = std::fs::read(&cert).unwrap();
         assert_eq!(der[0], 0x30, "not DER");
         // The key is EC (SEC1) where px5g made one, else RSA (PKCS#1).
-        let key_text = Command::new(openssl)
+        let key_text = Command::new(&openssl)
             .args(["pkey", "-inform", "DER", "-noout", "-text", "-in"])
             .arg(&key)
             .output()
@@ -378,14 +362,14 @@ fn init_script_makes_a_certificate_with_px5g_where_there_is_no_openssl() {
         assert!(key_text.contains(want), "ec_ok={ec_ok}: {key_text}");
         // The server presents exactly that certificate over AUTH TLS.
         let port = port_of(&out);
-        let shown = Command::new(openssl)
+        let shown = Command::new(&openssl)
             .args(["s_client", "-starttls", "ftp", "-connect"])
             .arg(format!("127.0.0.1:{port}"))
             .stdin(std::process::Stdio::null())
             .output()
             .unwrap();
         let pem = String::from_utf8_lossy(&shown.stdout).into_owned();
-        let mut x509 = Command::new(openssl)
+        let mut x509 = Command::new(&openssl)
             .args(["x509", "-outform", "DER"])
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
@@ -406,20 +390,9 @@ fn init_script_makes_a_certificate_with_px5g_where_there_is_no_openssl() {
     }
 }
 
-/// The absolute path of `program` on PATH.
-fn which(program: &str) -> PathBuf {
-    std::env::var_os("PATH")
-        .and_then(|path| {
-            std::env::split_paths(&path)
-                .map(|dir| dir.join(program))
-                .find(|p| p.is_file())
-        })
-        .unwrap_or_else(|| panic!("{program} not on PATH"))
-}
-
 #[test]
 fn shell_files_parse_under_busybox_sh() {
-    if !have_busybox("shell_files_parse_under_busybox_sh") {
+    if !have_busybox() {
         return;
     }
     for file in ["etc/init.d/S50ferroftpd", "etc/tcpsvd"] {
